@@ -1,0 +1,43 @@
+#pragma once
+// The default adapter: one process, nothing to forward. Every call goes to the local sockets.
+#include <memory>
+
+#include "sio/adapter.h"
+
+namespace iogate::adapter {
+
+class MemoryAdapter final : public sio::Adapter {
+ public:
+  explicit MemoryAdapter(sio::LocalSockets& local) : local_(local) {}
+
+  void broadcast(const sio::Packet& packet, const sio::BroadcastOptions& options) override {
+    local_.broadcast(packet, options);
+  }
+  void broadcast_with_ack(const sio::Packet& packet, const sio::BroadcastOptions& options,
+                          std::shared_ptr<sio::AckSink> sink) override {
+    sink->expect_servers(1);
+    local_.broadcast_with_ack(packet, options, std::move(sink));
+  }
+  void add_sockets(const sio::BroadcastOptions& options, std::vector<std::string> rooms) override {
+    local_.add_sockets(options, std::move(rooms));
+  }
+  void del_sockets(const sio::BroadcastOptions& options, std::vector<std::string> rooms) override {
+    local_.del_sockets(options, std::move(rooms));
+  }
+  void disconnect_sockets(const sio::BroadcastOptions& options, bool close) override {
+    local_.disconnect_sockets(options, close);
+  }
+  void fetch_sockets(const sio::BroadcastOptions& options,
+                     std::function<void(std::vector<sio::SocketInfo>)> done) override {
+    local_.fetch_sockets(options, std::move(done));
+  }
+
+  static sio::AdapterFactory factory() {
+    return [](std::string_view, sio::LocalSockets& local) { return std::make_unique<MemoryAdapter>(local); };
+  }
+
+ private:
+  sio::LocalSockets& local_;
+};
+
+}  // namespace iogate::adapter

@@ -1,0 +1,176 @@
+#include "net/http.h"
+
+#include <charconv>
+
+namespace iogate::net {
+
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Node's querystring.unescape falls back to the raw text when decoding fails.
+std::string decode_query_part(std::string_view part) {
+  std::string out;
+  if (!percent_decode(part, out, true)) {
+    out.assign(part);
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::string* HttpRequest::header(std::string_view lower_name) const noexcept {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+const std::string* HttpRequest::query_param(std::string_view name) const noexcept {
+  for (const auto& [key, value] : query) {
+    if (key == name) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) {
+        return false;
+      }
+      int high = hex_value(in[i + 1]);
+      int low = hex_value(in[i + 2]);
+      if (high < 0 || low < 0) {
+        return false;
+      }
+      out.push_back(static_cast<char>(high * 16 + low));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+bool parse_target(std::string_view target, std::string& path, NameValueList& query) {
+  if (target.empty() || target.front() != '/') {
+    return false;
+  }
+  std::size_t question = target.find('?');
+  std::string_view raw_path = target.substr(0, question);
+  if (!percent_decode(raw_path, path, false)) {
+    return false;
+  }
+  query.clear();
+  if (question == std::string_view::npos) {
+    return true;
+  }
+  std::string_view rest = target.substr(question + 1);
+  if (std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
+    rest = rest.substr(0, hash);
+  }
+  while (!rest.empty()) {
+    std::size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) {
+      continue;
+    }
+    std::size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    query.emplace_back(decode_query_part(key), decode_query_part(value));
+  }
+  return true;
+}
+
+NameValueList parse_cookies(std::string_view header) {
+  NameValueList cookies;
+  while (!header.empty()) {
+    std::size_t semi = header.find(';');
+    std::string_view pair = trim(header.substr(0, semi));
+    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+    std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      continue;
+    }
+    std::string_view value = trim(pair.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    cookies.emplace_back(std::string(trim(pair.substr(0, eq))), decode_query_part(value));
+  }
+  return cookies;
+}
+
+std::string_view reason_phrase(unsigned status) noexcept {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+void serialize_response(const HttpResponse& response, bool keep_alive, std::string& out) {
+  char digits[24];
+  out.append("HTTP/1.1 ");
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, response.status);
+  out.append(digits, end);
+  out.push_back(' ');
+  out.append(reason_phrase(response.status));
+  out.append("\r\n");
+  for (const auto& [name, value] : response.headers) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (response.status != 101 && response.status != 204) {
+    auto [len_end, len_ec] = std::to_chars(digits, digits + sizeof digits, response.body.size());
+    out.append("Content-Length: ").append(digits, len_end).append("\r\n");
+  }
+  if (response.status != 101) {
+    out.append(keep_alive && !response.close ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  }
+  out.append("\r\n");
+  out.append(response.body);
+}
+
+}  // namespace iogate::net

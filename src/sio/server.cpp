@@ -1,0 +1,78 @@
+#include "sio/server.h"
+
+#include <mutex>
+
+#include "net/shard_pool.h"
+#include "sio/client.h"
+
+namespace iogate::sio {
+
+Server::Server(net::ShardPool& pool, ServerOptions options) : pool_(pool), options_(std::move(options)) {
+  if (!options_.adapter) {
+    throw std::invalid_argument("sio::ServerOptions::adapter is required");
+  }
+  engine_ = std::make_unique<eio::Server>(pool_, options_.engine, [this](eio::Connection& connection) {
+    auto client = std::make_shared<Client>(*this, connection);
+    client->start();
+    return std::make_unique<ClientHandle>(std::move(client));
+  });
+  of("/");
+}
+
+Server::~Server() = default;
+
+Namespace& Server::of(const std::string& name) {
+  std::string normalized = name.empty() || name.front() != '/' ? "/" + name : name;
+  std::unique_lock lock(namespaces_mutex_);
+  auto it = namespaces_.find(normalized);
+  if (it == namespaces_.end()) {
+    it = namespaces_.emplace(normalized, std::make_unique<Namespace>(*this, normalized, options_.adapter)).first;
+  }
+  return *it->second;
+}
+
+Namespace& Server::of(std::regex pattern) {
+  return of([pattern = std::move(pattern)](std::string_view name, const boost::json::value&) {
+    return std::regex_match(name.begin(), name.end(), pattern);
+  });
+}
+
+Namespace& Server::of(NamespacePredicate predicate) {
+  std::unique_lock lock(namespaces_mutex_);
+  auto parent = std::make_unique<Namespace>(*this, "/_dynamic_" + std::to_string(dynamic_parents_.size()),
+                                            options_.adapter);
+  auto& ref = *parent;
+  dynamic_parents_.push_back(DynamicParent{std::move(predicate), std::move(parent)});
+  return ref;
+}
+
+Namespace* Server::find_or_create(const std::string& name, const boost::json::value& auth) {
+  {
+    std::shared_lock lock(namespaces_mutex_);
+    if (auto it = namespaces_.find(name); it != namespaces_.end()) {
+      return it->second.get();
+    }
+    if (dynamic_parents_.empty()) {
+      return nullptr;
+    }
+  }
+  std::unique_lock lock(namespaces_mutex_);
+  if (auto it = namespaces_.find(name); it != namespaces_.end()) {
+    return it->second.get();
+  }
+  for (auto& dynamic : dynamic_parents_) {
+    if (dynamic.predicate(name, auth)) {
+      auto child = std::make_unique<Namespace>(*this, name, options_.adapter);
+      child->middlewares_ = dynamic.parent->middlewares_;
+      child->connection_handlers_ = dynamic.parent->connection_handlers_;
+      auto* result = child.get();
+      namespaces_.emplace(name, std::move(child));
+      return result;
+    }
+  }
+  return nullptr;
+}
+
+void Server::close() { engine_->close_all(); }
+
+}  // namespace iogate::sio

@@ -1,0 +1,303 @@
+#include "sio/socket.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include "sio/adapter.h"
+#include "sio/broadcast_operator.h"
+#include "sio/client.h"
+#include "sio/namespace.h"
+
+namespace iogate::sio {
+
+namespace json = boost::json;
+
+namespace {
+
+Packet event_packet(const std::string& nsp, std::string_view event, Payload&& payload) {
+  json::array data;
+  data.reserve(payload.args.size() + 1);
+  data.emplace_back(json::string(event));
+  for (auto& arg : payload.args) {
+    data.push_back(std::move(arg));
+  }
+  return Packet{.type = PacketType::event, .nsp = nsp, .id = std::nullopt, .data = std::move(data),
+                .attachments = std::move(payload.attachments)};
+}
+
+}  // namespace
+
+struct Socket::AckTimer {
+  explicit AckTimer(boost::asio::io_context& context) : timer(context) {}
+  boost::asio::steady_timer timer;
+};
+
+Socket::Socket(Client& client, Namespace& nsp, ShardNamespace& shard_nsp, std::string id, json::value auth)
+    : client_(&client), nsp_(nsp), shard_nsp_(shard_nsp), id_(std::move(id)), auth_(std::move(auth)) {}
+
+Socket::~Socket() = default;
+
+const eio::Handshake& Socket::handshake() const noexcept { return client_->connection().handshake(); }
+
+std::size_t Socket::shard() const noexcept { return client_->connection().shard(); }
+
+const std::string& Socket::connection_id() const noexcept { return client_->connection().id(); }
+
+void Socket::on(std::string event, EventHandler handler) { handlers_.emplace_back(std::move(event), std::move(handler)); }
+
+bool Socket::in_room(std::string_view room) const noexcept {
+  for (const auto& joined : rooms_) {
+    if (joined == room) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Socket::join(const std::string& room) {
+  if (!connected_ || in_room(room)) {
+    return;
+  }
+  rooms_.push_back(room);
+  shard_nsp_.join(*this, room);
+}
+
+void Socket::join(const std::vector<std::string>& rooms) {
+  for (const auto& room : rooms) {
+    join(room);
+  }
+}
+
+void Socket::leave(const std::string& room) {
+  auto it = std::find(rooms_.begin(), rooms_.end(), room);
+  if (it == rooms_.end()) {
+    return;
+  }
+  rooms_.erase(it);
+  shard_nsp_.leave(*this, room);
+}
+
+BroadcastOperator Socket::to(std::string room) { return broadcast().to(std::move(room)); }
+
+BroadcastOperator Socket::to(std::vector<std::string> rooms) { return broadcast().to(rooms); }
+
+BroadcastOperator Socket::broadcast() { return BroadcastOperator(nsp_, BroadcastOptions{{}, {id_}, {}}); }
+
+void Socket::notify_outgoing(std::string_view event, const Payload& payload) {
+  for (const auto& handler : outgoing_handlers_) {
+    handler(*this, event, payload);
+  }
+}
+
+void Socket::send_packet(Packet& packet, bool is_volatile) {
+  if (!connected_) {
+    return;
+  }
+  client_->write(packet, is_volatile);
+}
+
+void Socket::emit(std::string_view event, Payload payload, bool is_volatile) {
+  if (!connected_) {
+    return;
+  }
+  if (!outgoing_handlers_.empty()) {
+    notify_outgoing(event, payload);
+  }
+  auto packet = event_packet(nsp_.name(), event, std::move(payload));
+  send_packet(packet, is_volatile);
+}
+
+void Socket::emit_with_ack(std::string_view event, Payload payload, std::chrono::milliseconds timeout,
+                           AckHandler handler) {
+  if (!connected_) {
+    return;
+  }
+  if (!outgoing_handlers_.empty()) {
+    notify_outgoing(event, payload);
+  }
+  auto packet = event_packet(nsp_.name(), event, std::move(payload));
+  packet.id = nsp_.next_ack_id();
+  register_ack(*packet.id, std::move(handler));
+  auto& ack_timer = pending_acks_.back().timer;
+  ack_timer = std::make_unique<AckTimer>(client_->connection().context());
+  ack_timer->timer.expires_after(timeout);
+  ack_timer->timer.async_wait([weak = weak_from_this(), id = *packet.id](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) {
+      return;
+    }
+    auto it = std::find_if(self->pending_acks_.begin(), self->pending_acks_.end(),
+                           [id](const PendingAck& pending) { return pending.id == id; });
+    if (it == self->pending_acks_.end()) {
+      return;
+    }
+    auto expired = std::move(it->handler);
+    self->pending_acks_.erase(it);
+    expired(std::nullopt);
+  });
+  send_packet(packet);
+}
+
+void Socket::register_ack(std::uint64_t id, AckHandler handler) {
+  pending_acks_.push_back(PendingAck{id, std::move(handler), nullptr});
+}
+
+void Socket::on_packet(Packet& packet) {
+  switch (packet.type) {
+    case PacketType::event:
+    case PacketType::binary_event: {
+      auto event = std::make_shared<Event>();
+      auto& args = packet.data.as_array();
+      const auto& name = args.front();
+      event->name = name.is_string() ? std::string(name.as_string()) : json::serialize(name);
+      event->payload.args.reserve(args.size() - 1);
+      for (std::size_t i = 1; i < args.size(); ++i) {
+        event->payload.args.push_back(std::move(args[i]));
+      }
+      event->payload.attachments = std::move(packet.attachments);
+      if (packet.id) {
+        event->ack = [weak = weak_from_this(), id = *packet.id, answered = false](Payload reply) mutable {
+          auto self = weak.lock();
+          if (answered || !self || !self->connected_) {
+            return;
+          }
+          answered = true;
+          Packet ack{.type = PacketType::ack, .nsp = self->nsp_.name(), .id = id, .data = std::move(reply.args),
+                     .attachments = std::move(reply.attachments)};
+          self->send_packet(ack);
+        };
+      }
+      run_middlewares(0, std::move(event));
+      return;
+    }
+    case PacketType::ack:
+    case PacketType::binary_ack:
+      on_ack(packet);
+      return;
+    case PacketType::disconnect: {
+      auto keep = shared_from_this();
+      on_close("client namespace disconnect");
+      return;
+    }
+    case PacketType::connect:
+    case PacketType::connect_error:
+      return;
+  }
+}
+
+void Socket::run_middlewares(std::size_t index, std::shared_ptr<Event> event) {
+  if (!connected_) {
+    return;
+  }
+  if (index == middlewares_.size()) {
+    dispatch(*event);
+    return;
+  }
+  auto& middleware = middlewares_[index];
+  middleware(*this, *event, [weak = weak_from_this(), index, event](std::optional<std::string> error) {
+    auto self = weak.lock();
+    if (!self) {
+      return;
+    }
+    if (error) {
+      for (const auto& handler : self->error_handlers_) {
+        handler(*self, *error);
+      }
+      return;
+    }
+    self->run_middlewares(index + 1, event);
+  });
+}
+
+void Socket::dispatch(Event& event) {
+  auto keep = shared_from_this();
+  for (const auto& handler : any_handlers_) {
+    handler(*this, event);
+  }
+  for (const auto& [name, handler] : handlers_) {
+    if (name == event.name && connected_) {
+      handler(*this, event);
+    }
+  }
+}
+
+void Socket::on_ack(Packet& packet) {
+  if (!packet.id) {
+    return;
+  }
+  auto it = std::find_if(pending_acks_.begin(), pending_acks_.end(),
+                         [id = *packet.id](const PendingAck& pending) { return pending.id == id; });
+  if (it == pending_acks_.end()) {
+    return;
+  }
+  auto handler = std::move(it->handler);
+  pending_acks_.erase(it);
+  Payload reply;
+  reply.args = std::move(packet.data.as_array());
+  reply.attachments = std::move(packet.attachments);
+  handler(std::move(reply));
+}
+
+void Socket::disconnect(bool close) {
+  if (!connected_) {
+    return;
+  }
+  auto keep = shared_from_this();
+  if (close) {
+    Client* client = client_;
+    client->close();
+    return;
+  }
+  Packet packet{.type = PacketType::disconnect, .nsp = nsp_.name(), .id = std::nullopt, .data = nullptr,
+                .attachments = {}};
+  send_packet(packet);
+  on_close("server namespace disconnect");
+}
+
+void Socket::on_close(std::string_view reason) {
+  if (!connected_) {
+    return;
+  }
+  auto keep = shared_from_this();
+  for (const auto& handler : disconnecting_handlers_) {
+    handler(*this, reason);
+  }
+  connected_ = false;
+  for (const auto& room : rooms_) {
+    shard_nsp_.leave(*this, room);
+  }
+  rooms_.clear();
+  shard_nsp_.remove(*this);
+  pending_acks_.clear();
+  client_->remove(*this);
+  for (const auto& handler : disconnect_handlers_) {
+    handler(*this, reason);
+  }
+}
+
+SocketInfo Socket::info() const {
+  const auto& hs = handshake();
+  json::object headers;
+  for (const auto& [name, value] : hs.headers) {
+    headers[name] = value;
+  }
+  json::object query;
+  for (const auto& [name, value] : hs.query) {
+    query[name] = value;
+  }
+  auto issued = std::chrono::duration_cast<std::chrono::milliseconds>(hs.time.time_since_epoch()).count();
+  std::time_t seconds = std::chrono::system_clock::to_time_t(hs.time);
+  char date[64];
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  std::strftime(date, sizeof date, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+  json::object handshake_object{
+      {"headers", std::move(headers)}, {"time", date},       {"address", hs.address},
+      {"xdomain", hs.xdomain},         {"secure", hs.secure}, {"issued", issued},
+      {"url", hs.url},                 {"query", std::move(query)}, {"auth", auth_},
+  };
+  return SocketInfo{id_, nsp_.name(), std::move(handshake_object), rooms_, data_};
+}
+
+}  // namespace iogate::sio

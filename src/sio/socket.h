@@ -1,0 +1,127 @@
+#pragma once
+// A client's connection to one namespace.
+//
+// Shard-confined: call its methods only on the shard that runs its handlers (every handler
+// iogate calls for it runs there). Owned by its Client; keep a shared_ptr to use it later —
+// once disconnected it ignores sends. To reach a socket from elsewhere, broadcast to its id.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "eio/connection.h"
+#include "sio/payload.h"
+#include "sio/proto/packet.h"
+
+namespace iogate::sio {
+
+class BroadcastOperator;
+class Client;
+class Namespace;
+class ShardNamespace;
+struct SocketInfo;
+
+class Socket : public std::enable_shared_from_this<Socket> {
+ public:
+  using EventHandler = std::function<void(Socket&, Event&)>;
+  using DisconnectHandler = std::function<void(Socket&, std::string_view reason)>;
+  using OutgoingHandler = std::function<void(Socket&, std::string_view event, const Payload&)>;
+  // Calls next(nullopt) to go on, next("message") to drop the event (on_error handlers see it).
+  using PacketMiddleware =
+      std::function<void(Socket&, Event&, std::function<void(std::optional<std::string>)> next)>;
+  using ErrorHandler = std::function<void(Socket&, std::string_view message)>;
+
+  Socket(Client& client, Namespace& nsp, ShardNamespace& shard_nsp, std::string id, boost::json::value auth);
+  ~Socket();
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  const std::string& id() const noexcept { return id_; }
+  Namespace& nsp() noexcept { return nsp_; }
+  const eio::Handshake& handshake() const noexcept;
+  const boost::json::value& auth() const noexcept { return auth_; }
+  // Application data, reported by fetch_sockets().
+  boost::json::object& data() noexcept { return data_; }
+  bool connected() const noexcept { return connected_; }
+  bool recovered() const noexcept { return false; }
+  std::size_t shard() const noexcept;
+  // The engine session (sid) this socket rides on.
+  const std::string& connection_id() const noexcept;
+
+  void on(std::string event, EventHandler handler);
+  void on_any(EventHandler handler) { any_handlers_.push_back(std::move(handler)); }
+  void on_any_outgoing(OutgoingHandler handler) { outgoing_handlers_.push_back(std::move(handler)); }
+  void use(PacketMiddleware middleware) { middlewares_.push_back(std::move(middleware)); }
+  void on_disconnecting(DisconnectHandler handler) { disconnecting_handlers_.push_back(std::move(handler)); }
+  void on_disconnect(DisconnectHandler handler) { disconnect_handlers_.push_back(std::move(handler)); }
+  void on_error(ErrorHandler handler) { error_handlers_.push_back(std::move(handler)); }
+
+  void emit(std::string_view event, Payload payload = {}, bool is_volatile = false);
+  // Expects the client to acknowledge within `timeout`; the handler gets nullopt on timeout.
+  void emit_with_ack(std::string_view event, Payload payload, std::chrono::milliseconds timeout,
+                     AckHandler handler);
+
+  void join(const std::string& room);
+  void join(const std::vector<std::string>& rooms);
+  void leave(const std::string& room);
+  const std::vector<std::string>& rooms() const noexcept { return rooms_; }
+  bool in_room(std::string_view room) const noexcept;
+
+  // Broadcast to rooms, excluding this socket.
+  BroadcastOperator to(std::string room);
+  BroadcastOperator to(std::vector<std::string> rooms);
+  // Broadcast to the whole namespace, excluding this socket.
+  BroadcastOperator broadcast();
+
+  // Leaves the namespace ("server namespace disconnect"); close=true also closes the connection.
+  void disconnect(bool close = false);
+
+  SocketInfo info() const;
+
+ private:
+  friend class Client;
+  friend class ShardNamespace;
+  friend class Namespace;
+
+  struct AckTimer;
+  struct PendingAck {
+    std::uint64_t id;
+    AckHandler handler;
+    std::unique_ptr<AckTimer> timer;
+  };
+
+  void on_packet(Packet& packet);
+  void dispatch(Event& event);
+  void run_middlewares(std::size_t index, std::shared_ptr<Event> event);
+  void on_ack(Packet& packet);
+  void on_close(std::string_view reason);
+  void send_packet(Packet& packet, bool is_volatile = false);
+  void register_ack(std::uint64_t id, AckHandler handler);
+  void notify_outgoing(std::string_view event, const Payload& payload);
+
+  Client* client_;
+  Namespace& nsp_;
+  ShardNamespace& shard_nsp_;
+  std::string id_;
+  boost::json::value auth_;
+  boost::json::object data_;
+  std::vector<std::string> rooms_;
+  bool connected_ = false;
+
+  std::vector<std::pair<std::string, EventHandler>> handlers_;
+  std::vector<EventHandler> any_handlers_;
+  std::vector<OutgoingHandler> outgoing_handlers_;
+  std::vector<PacketMiddleware> middlewares_;
+  std::vector<DisconnectHandler> disconnecting_handlers_;
+  std::vector<DisconnectHandler> disconnect_handlers_;
+  std::vector<ErrorHandler> error_handlers_;
+  std::vector<PendingAck> pending_acks_;
+};
+
+}  // namespace iogate::sio
