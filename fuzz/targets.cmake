@@ -1,3 +1,5 @@
-include(${CMAKE_CURRENT_LIST_DIR}/net.cmake)
-include(${CMAKE_CURRENT_LIST_DIR}/eio.cmake)
-include(${CMAKE_CURRENT_LIST_DIR}/sio.cmake)
+iogate_fuzz_target(fuzz_ws_frame iogate_ws)
+iogate_fuzz_target(fuzz_eio_payload_v4 iogate_eio_proto)
+iogate_fuzz_target(fuzz_eio_payload_v3 iogate_eio_proto)
+iogate_fuzz_target(fuzz_sio_packet iogate_sio_proto)
+iogate_fuzz_target(fuzz_http_target iogate_net)

@@ -29,11 +29,30 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-// Node's querystring.unescape falls back to the raw text when decoding fails.
+// Node's querystring.unescape falls back to unescapeBuffer when decodeURIComponent throws:
+// each valid escape is still decoded and only the malformed ones stay as typed.
 std::string decode_query_part(std::string_view part) {
   std::string out;
-  if (!percent_decode(part, out, true)) {
-    out.assign(part);
+  out.reserve(part.size());
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    char c = part[i];
+    if (c == '%' && i + 2 < part.size() && hex_value(part[i + 1]) >= 0 && hex_value(part[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(part[i + 1]) * 16 + hex_value(part[i + 2])));
+      i += 2;
+    } else if (c == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The cookie package's tryDecode: decodeURIComponent ('+' stays '+'), else the raw text.
+std::string decode_cookie_value(std::string_view value) {
+  std::string out;
+  if (!percent_decode(value, out, false)) {
+    out.assign(value);
   }
   return out;
 }
@@ -84,22 +103,21 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
 }
 
 bool parse_target(std::string_view target, std::string& path, NameValueList& query) {
+  query.clear();
   if (target.empty() || target.front() != '/') {
     return false;
   }
+  // The fragment ends the target wherever it is, before any '?' as well as after one.
+  target = target.substr(0, target.find('#'));
   std::size_t question = target.find('?');
   std::string_view raw_path = target.substr(0, question);
   if (!percent_decode(raw_path, path, false)) {
     return false;
   }
-  query.clear();
   if (question == std::string_view::npos) {
     return true;
   }
   std::string_view rest = target.substr(question + 1);
-  if (std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
-    rest = rest.substr(0, hash);
-  }
   while (!rest.empty()) {
     std::size_t amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);
@@ -129,7 +147,7 @@ NameValueList parse_cookies(std::string_view header) {
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
       value = value.substr(1, value.size() - 2);
     }
-    cookies.emplace_back(std::string(trim(pair.substr(0, eq))), decode_query_part(value));
+    cookies.emplace_back(std::string(trim(pair.substr(0, eq))), decode_cookie_value(value));
   }
   return cookies;
 }

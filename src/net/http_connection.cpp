@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 
+#include <cerrno>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -124,6 +126,8 @@ void HttpConnection::read_header() {
                             if (ec) {
                               if (ec == http::error::header_limit) {
                                 self->fail_fast(431, "");
+                              } else if (ec == http::error::body_limit) {
+                                self->fail_fast(413, "");
                               } else if (ec != asio::error::operation_aborted && ec != http::error::end_of_stream) {
                                 self->fail_fast(400, "");
                               } else {
@@ -246,16 +250,24 @@ void HttpConnection::route(std::size_t target_shard) {
 }
 
 void HttpConnection::watch_for_abort() {
-  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-    if (!self->awaiting_response_ || self->closed_) {
+  std::uint64_t generation = ++abort_watch_generation_;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), generation](boost::system::error_code ec) {
+    if (!self->awaiting_response_ || self->closed_ || generation != self->abort_watch_generation_) {
       return;
     }
-    char probe = 0;
-    boost::system::error_code peek_error;
-    if (!ec) {
-      self->socket_.receive(asio::buffer(&probe, 1), tcp::socket::message_peek, peek_error);
+    bool gone = static_cast<bool>(ec);
+    if (!gone) {
+      // Never a blocking read on a shard: peek without waiting.
+      char probe = 0;
+      ssize_t peeked = ::recv(self->socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        gone = true;
+      } else if (peeked < 0) {
+        self->watch_for_abort();
+        return;
+      }
     }
-    if (ec || peek_error) {
+    if (gone) {
       // The client gave up on the pending response (an aborted long-poll).
       self->awaiting_response_ = false;
       if (auto callback = std::move(self->abort_callback_)) {

@@ -7,6 +7,7 @@
 // pending (a long-poll GET), the handler that will answer it.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -101,6 +102,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::string write_buffer_;
   std::function<void()> abort_callback_;
   boost::asio::steady_timer idle_timer_;
+  std::uint64_t abort_watch_generation_ = 0;  // a stale abort watch recognises itself by it
   bool awaiting_response_ = false;
   bool closed_ = false;
 };

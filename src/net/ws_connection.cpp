@@ -17,7 +17,7 @@ constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
 
 WsConnection::WsConnection(asio::ip::tcp::socket socket, std::size_t shard, std::size_t max_message_size,
                            std::string first_bytes, std::string buffered)
-    : socket_(std::move(socket)), shard_(shard), parser_(max_message_size) {
+    : socket_(std::move(socket)), shard_(shard), parser_(max_message_size), linger_timer_(socket_.get_executor()) {
   read_buffer_.resize(std::max(kReadChunk, buffered.size() + kReadChunk));
   std::memcpy(read_buffer_.data(), buffered.data(), buffered.size());
   read_end_ = buffered.size();
@@ -47,13 +47,17 @@ void WsConnection::read() {
   if (read_buffer_.size() - read_end_ < kReadChunk) {
     read_buffer_.resize(read_end_ + kReadChunk);
   }
+  reading_ = true;
   socket_.async_read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
+                            self->reading_ = false;
                             if (ec) {
                               self->terminate();
-                              return;
+                            } else if (self->lingering_) {
+                              self->drain();
+                            } else {
+                              self->on_read(bytes);
                             }
-                            self->on_read(bytes);
                           });
 }
 
@@ -105,7 +109,8 @@ void WsConnection::send(SharedFrame frame) {
   queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
   if (queued_bytes_ > kMaxQueuedBytes) {
-    terminate();
+    // Deferred: a sender must never see its own send call back into it.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->terminate(); });
     return;
   }
   schedule_flush();
@@ -149,7 +154,7 @@ void WsConnection::flush() {
   }
   if (queue_.empty()) {
     if (close_after_flush_) {
-      terminate();
+      linger();
     }
     return;
   }
@@ -174,12 +179,48 @@ void WsConnection::flush() {
   });
 }
 
+// After our close frame: stop sending, then read and discard until the peer closes (or a
+// short grace expires), so unread input does not turn the close into a reset that loses the
+// close frame.
+void WsConnection::linger() {
+  if (terminated_ || lingering_) {
+    return;
+  }
+  lingering_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  linger_timer_.expires_after(std::chrono::seconds(2));
+  linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code timer_error) {
+    if (!timer_error) {
+      self->terminate();
+    }
+  });
+  if (!reading_) {
+    drain();
+  }
+}
+
+void WsConnection::drain() {
+  read_buffer_.resize(kReadChunk);
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buffer_.data(), read_buffer_.size()),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                            self->reading_ = false;
+                            if (ec) {
+                              self->terminate();
+                            } else {
+                              self->drain();
+                            }
+                          });
+}
+
 void WsConnection::terminate() {
   if (terminated_) {
     return;
   }
   terminated_ = true;
   closing_ = true;
+  linger_timer_.cancel();
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

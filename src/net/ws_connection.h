@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "net/ws/frame.h"
 
@@ -56,6 +57,8 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
   void schedule_flush();
   void flush();
   void terminate();
+  void linger();
+  void drain();
 
   void on_message(bool binary, std::string_view payload) override;
   void on_ping(std::string_view payload) override;
@@ -76,6 +79,9 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
   bool closing_ = false;
   bool close_after_flush_ = false;
   bool terminated_ = false;
+  bool lingering_ = false;
+  bool reading_ = false;
+  boost::asio::steady_timer linger_timer_;
 };
 
 }  // namespace iogate::net

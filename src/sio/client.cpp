@@ -152,8 +152,8 @@ void Client::refuse(const std::string& nsp_name, const ConnectError& error) {
   Packet packet{.type = PacketType::connect_error, .nsp = nsp_name, .id = std::nullopt, .data = nullptr,
                 .attachments = {}};
   if (version_ == ProtocolVersion::v4 && error.message != "Invalid namespace") {
-    // Socket.IO 2 clients expect the middleware error as a plain string.
-    packet.data = json::string(error.message);
+    // Socket.IO 2 clients get the middleware's data, or else its message, as the reference sends.
+    packet.data = error.data.is_null() ? json::value(json::string(error.message)) : error.data;
   } else {
     json::object body{{"message", error.message}};
     if (!error.data.is_null()) {

@@ -328,8 +328,9 @@ bool is_index_below(const boost::json::value& num, std::size_t count) noexcept {
 // placeholders are not searched further.
 bool are_placeholders_valid(const boost::json::value& value, std::size_t count) noexcept {
   if (const auto* array = value.if_array()) {
-    return std::ranges::all_of(
-        *array, [count](const boost::json::value& item) { return are_placeholders_valid(item, count); });
+    return std::ranges::all_of(*array, [count](const boost::json::value& item) {
+      return are_placeholders_valid(item, count);
+    });
   }
   const auto* object = value.if_object();
   if (object == nullptr) {
@@ -354,6 +355,7 @@ bool is_reserved_event_name(std::string_view name) noexcept {
 }
 
 void encode_packet(const Packet& packet, std::string& out) {
+  // The type follows the attachments: socket.io-parser refuses a binary count of 0.
   PacketType type = packet.type;
   if (!packet.attachments.empty()) {
     if (type == PacketType::event) {
@@ -361,6 +363,10 @@ void encode_packet(const Packet& packet, std::string& out) {
     } else if (type == PacketType::ack) {
       type = PacketType::binary_ack;
     }
+  } else if (type == PacketType::binary_event) {
+    type = PacketType::event;
+  } else if (type == PacketType::binary_ack) {
+    type = PacketType::ack;
   }
   out.push_back(static_cast<char>('0' + static_cast<int>(type)));
   if (is_binary(type)) {
@@ -442,6 +448,10 @@ Decoder::Status Decoder::feed_text(std::string_view text) {
         attachments > max_attachments_) {
       return fail(DecodeError::too_many_attachments);
     }
+    // socket.io-parser 4.2.x: "n < 1" is illegal.
+    if (attachments == 0) {
+      return fail(DecodeError::illegal_attachments);
+    }
     pos = digits_end + 1;
   }
 
@@ -485,9 +495,6 @@ Decoder::Status Decoder::feed_text(std::string_view text) {
 
   if (!is_binary(pending_.type)) {
     return Status::packet_ready;
-  }
-  if (attachments == 0) {
-    return finish_binary();
   }
   expected_attachments_ = attachments;
   return Status::need_attachments;

@@ -1,0 +1,401 @@
+#!/usr/bin/python3
+"""python-socketio (Debian's python3-socketio 5.7) against integration_server.
+
+Run with Debian's interpreter: /usr/bin/python3 test_python_client.py
+The server binary comes from IOGATE_INTEGRATION_SERVER. Every wait is
+bounded (threading.Event / queue timeouts).
+"""
+
+import atexit
+import collections
+import os
+import queue
+import re
+import subprocess
+import threading
+import time
+import unittest
+import warnings
+
+import socketio
+
+WAIT_S = float(os.environ.get("IOGATE_TEST_WAIT_MS", "5000")) / 1000.0
+QUIET_S = float(os.environ.get("IOGATE_TEST_QUIET_MS", "300")) / 1000.0
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+LISTEN_RE = re.compile(r"^iogate listening on port (\d+)\s*$")
+
+
+class Server:
+    """Spawns integration_server on port 0 and waits for its listening line."""
+
+    def __init__(self, path):
+        self.output = collections.deque(maxlen=2000)
+        self.proc = subprocess.Popen(
+            [path, "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        atexit.register(self._kill)
+        ports = queue.Queue()
+
+        def read_stdout():
+            for raw in self.proc.stdout:  # keeps draining until EOF
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                self.output.append(line)
+                m = LISTEN_RE.match(line)
+                if m:
+                    ports.put(int(m.group(1)))
+
+        def read_stderr():
+            for raw in self.proc.stderr:
+                self.output.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+        for target in (read_stdout, read_stderr):
+            threading.Thread(target=target, daemon=True).start()
+
+        try:
+            self.port = ports.get(timeout=START_TIMEOUT_S)
+        except queue.Empty:
+            self._kill()
+            raise RuntimeError(
+                "integration_server did not print its listening line within "
+                "%.0f s (exit code %s)\n%s"
+                % (START_TIMEOUT_S, self.proc.poll(), "\n".join(self.output))
+            )
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def stop(self):
+        """SIGTERM, bounded wait; a server that does not exit is an error."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                "integration_server died during the tests (exit %s)\n%s"
+                % (self.proc.returncode, "\n".join(self.output))
+            )
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stacks = backtrace(self.proc.pid)
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+            raise RuntimeError(
+                "integration_server did not exit within %.0f s of SIGTERM "
+                "(killed)\n--- threads ---\n%s\n--- output ---\n%s"
+                % (STOP_TIMEOUT_S, stacks, "\n".join(self.output))
+            )
+        if self.proc.returncode < 0 and self.proc.returncode != -15:
+            raise RuntimeError(
+                "integration_server exited with signal %d after SIGTERM\n%s"
+                % (-self.proc.returncode, "\n".join(self.output))
+            )
+
+
+def backtrace(pid):
+    """Best effort: every thread's backtrace of a live process (needs gdb)."""
+    try:
+        r = subprocess.run(
+            ["gdb", "-batch", "-p", str(pid), "-ex", "thread apply all bt"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        return r.stdout[-65536:]
+    except (OSError, subprocess.SubprocessError) as exc:
+        return "(no backtrace: %s)" % exc
+
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    # the client libraries leave sockets to the GC; keep the report readable
+    warnings.simplefilter("ignore", ResourceWarning)
+    path = os.environ.get("IOGATE_INTEGRATION_SERVER")
+    if not path:
+        raise RuntimeError(
+            "IOGATE_INTEGRATION_SERVER is not set: run through ctest or export it"
+        )
+    if not os.path.exists(path):
+        raise RuntimeError("IOGATE_INTEGRATION_SERVER=%s does not exist" % path)
+    SERVER = Server(path)
+
+
+def tearDownModule():
+    if SERVER is not None:
+        SERVER.stop()
+
+
+class Recorder:
+    """Records events of one namespace into per-event queues."""
+
+    def __init__(self, client, namespace, events):
+        self.queues = {}
+        for event in events:
+            q = queue.Queue()
+            self.queues[event] = q
+            client.on(event, self._make_handler(q), namespace=namespace)
+
+    @staticmethod
+    def _make_handler(q):
+        def handler(*args):
+            q.put(args)
+
+        return handler
+
+    def next(self, event, timeout=WAIT_S):
+        try:
+            return self.queues[event].get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(
+                'no "%s" within %.1f s' % (event, timeout)
+            ) from None
+
+    def none(self, event, wait=QUIET_S):
+        time.sleep(wait)  # bounded: proves that nothing arrives meanwhile
+        if not self.queues[event].empty():
+            raise AssertionError(
+                '"%s" must not be received, got %r'
+                % (event, self.queues[event].get_nowait())
+            )
+
+
+class ClientTestsMixin:
+    """Tests run once per transport configuration (see subclasses)."""
+
+    TRANSPORTS = None  # None = polling then upgrade
+    EXPECTED_TRANSPORT = None
+
+    def setUp(self):
+        self.assertTrue(SERVER.alive(), "integration_server is not running")
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.disconnect()
+            except Exception:  # best effort
+                pass
+        self.assertTrue(
+            SERVER.alive(),
+            "integration_server died:\n" + "\n".join(SERVER.output),
+        )
+
+    def make_client(self):
+        c = socketio.Client(reconnection=False, handle_sigint=False)
+        self.clients.append(c)
+        return c
+
+    def connect(self, client, namespaces=("/",), auth=None):
+        client.connect(
+            SERVER.url,
+            auth=auth,
+            transports=self.TRANSPORTS,
+            namespaces=list(namespaces),
+            wait_timeout=WAIT_S,
+        )
+        self.assertEqual(client.transport(), self.EXPECTED_TRANSPORT)
+
+    # ------------------------------------------------------------ tests
+
+    def test_connect_with_auth(self):
+        c = self.make_client()
+        rec = Recorder(c, "/", ["auth"])
+        self.connect(c, auth={"token": "py", "n": 3})
+        self.assertEqual(rec.next("auth"), ({"token": "py", "n": 3},))
+        sid = c.get_sid("/")
+        self.assertIsInstance(sid, str)
+        self.assertTrue(sid)
+
+    def test_connect_without_auth(self):
+        c = self.make_client()
+        rec = Recorder(c, "/", ["auth"])
+        self.connect(c)
+        self.assertEqual(rec.next("auth"), ({},))
+
+    def test_message_back(self):
+        c = self.make_client()
+        rec = Recorder(c, "/", ["message-back"])
+        self.connect(c)
+        args = (1, -2.5, "héllo€😀", True, False, None, [1, [2]], {"a": {"b": [None, "c"]}}, {}, [])
+        c.emit("message", args)
+        self.assertEqual(rec.next("message-back"), args)
+
+    def test_ack_via_call(self):
+        c = self.make_client()
+        self.connect(c)
+        self.assertEqual(c.call("message-with-ack", "single", timeout=WAIT_S), "single")
+        self.assertEqual(
+            c.call("message-with-ack", (1, "two", {"three": [3]}), timeout=WAIT_S),
+            (1, "two", {"three": [3]}),
+        )
+
+    def test_binary_both_ways(self):
+        c = self.make_client()
+        rec = Recorder(c, "/", ["message-back", "binary"])
+        self.connect(c)
+        payload = bytes(range(256))
+        c.emit("message", (b"\x01\x02\x03", {"nested": payload, "s": "x"}))
+        back = rec.next("message-back")
+        self.assertEqual(back[0], b"\x01\x02\x03")
+        self.assertIsInstance(back[1]["nested"], bytes)
+        self.assertEqual(back[1]["nested"], payload)
+        self.assertEqual(back[1]["s"], "x")
+
+        c.emit("binary-from-server")
+        got = rec.next("binary")
+        self.assertEqual(len(got), 2)
+        self.assertEqual(got[0], b"\x01\x02\x03")
+        self.assertEqual(got[1], {"nested": b"\x04\x05", "n": 1})
+
+    def test_binary_ack(self):
+        c = self.make_client()
+        self.connect(c)
+        self.assertEqual(
+            c.call("message-with-ack", (b"\x00\xff", "t"), timeout=WAIT_S),
+            (b"\x00\xff", "t"),
+        )
+
+    def test_server_to_client_ack(self):
+        c = self.make_client()
+        rec = Recorder(c, "/", ["server-ack-result"])
+        asked = queue.Queue()
+
+        def question(*args):
+            asked.put(args)
+            return (43, "py")
+
+        c.on("question", question, namespace="/")
+        self.connect(c)
+        c.emit("server-ack", {"timeout": 3000})
+        self.assertEqual(rec.next("server-ack-result"), ({"ok": True, "args": [43, "py"]},))
+        self.assertEqual(asked.get(timeout=WAIT_S), (42,))
+
+    def test_namespace_custom(self):
+        c = self.make_client()
+        root = Recorder(c, "/", ["auth", "message-back"])
+        custom = Recorder(c, "/custom", ["auth"])
+        self.connect(c, namespaces=("/", "/custom"), auth={"k": "v"})
+        self.assertEqual(custom.next("auth"), ({"k": "v"},))
+        self.assertEqual(root.next("auth"), ({"k": "v"},))
+        self.assertNotEqual(c.get_sid("/"), c.get_sid("/custom"))
+        c.emit("message", "on root", namespace="/")
+        self.assertEqual(root.next("message-back"), ("on root",))
+
+    def test_dynamic_namespace(self):
+        c = self.make_client()
+        rec = Recorder(c, "/dyn-42", ["nsp"])
+        self.connect(c, namespaces=("/dyn-42",))
+        self.assertEqual(rec.next("nsp"), ("/dyn-42",))
+
+    def test_refused_namespace(self):
+        c = self.make_client()
+        errors = queue.Queue()
+        c.on("connect_error", lambda *args: errors.put(args), namespace="/refuse")
+        with self.assertRaises(socketio.exceptions.ConnectionError):
+            c.connect(
+                SERVER.url,
+                transports=self.TRANSPORTS,
+                namespaces=["/refuse"],
+                wait_timeout=2,
+            )
+        try:
+            err = errors.get(timeout=WAIT_S)
+        except queue.Empty:
+            self.fail("no connect_error on /refuse")
+        self.assertEqual(err, ({"message": "not allowed", "data": {"code": 42}},))
+
+    def test_private_namespace(self):
+        ok = self.make_client()
+        self.connect(ok, namespaces=("/private",), auth={"token": "secret"})
+        self.assertIn("/private", ok.namespaces)
+
+        bad = self.make_client()
+        errors = queue.Queue()
+        bad.on("connect_error", lambda *args: errors.put(args), namespace="/private")
+        with self.assertRaises(socketio.exceptions.ConnectionError):
+            bad.connect(
+                SERVER.url,
+                auth={"token": "nope"},
+                transports=self.TRANSPORTS,
+                namespaces=["/private"],
+                wait_timeout=2,
+            )
+        err = errors.get(timeout=WAIT_S)
+        self.assertEqual(len(err), 1)
+        self.assertEqual(err[0].get("message"), "bad token")
+
+    def test_invalid_namespace(self):
+        c = self.make_client()
+        errors = queue.Queue()
+        c.on("connect_error", lambda *args: errors.put(args), namespace="/nope")
+        with self.assertRaises(socketio.exceptions.ConnectionError):
+            c.connect(
+                SERVER.url,
+                transports=self.TRANSPORTS,
+                namespaces=["/nope"],
+                wait_timeout=2,
+            )
+        self.assertEqual(errors.get(timeout=WAIT_S), ({"message": "Invalid namespace"},))
+
+    def test_rooms_and_broadcast_except(self):
+        a, b, c = self.make_client(), self.make_client(), self.make_client()
+        recs = [Recorder(x, "/", ["py-news"]) for x in (a, b, c)]
+        for x in (a, b, c):
+            self.connect(x)
+        room = "py-room-%d-%s" % (os.getpid(), self.id())
+        for x in (a, b, c):
+            self.assertEqual(x.call("join", room, timeout=WAIT_S), "joined")
+        rooms = a.call("rooms", timeout=WAIT_S)
+        self.assertEqual(sorted(rooms), sorted([a.get_sid("/"), room]))
+        sent = a.call(
+            "broadcast",
+            {"room": room, "except": c.get_sid("/"), "event": "py-news", "args": ["hi", b"\x07"]},
+            timeout=WAIT_S,
+        )
+        self.assertEqual(sent, "sent")
+        self.assertEqual(recs[0].next("py-news"), ("hi", b"\x07"))
+        self.assertEqual(recs[1].next("py-news"), ("hi", b"\x07"))
+        recs[2].none("py-news")
+
+    def test_server_disconnect(self):
+        c = self.make_client()
+        gone = threading.Event()
+        c.on("disconnect", gone.set, namespace="/")
+        self.connect(c)
+        c.emit("disconnect-me")
+        self.assertTrue(gone.wait(WAIT_S), "no disconnect after disconnect-me")
+
+
+class PollingTests(ClientTestsMixin, unittest.TestCase):
+    TRANSPORTS = ["polling"]
+    EXPECTED_TRANSPORT = "polling"
+
+
+class WebSocketTests(ClientTestsMixin, unittest.TestCase):
+    TRANSPORTS = ["websocket"]
+    EXPECTED_TRANSPORT = "websocket"
+
+
+class UpgradeTests(ClientTestsMixin, unittest.TestCase):
+    # python-engineio upgrades synchronously inside connect()
+    TRANSPORTS = None
+    EXPECTED_TRANSPORT = "websocket"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
