@@ -10,17 +10,29 @@ namespace iogate::net {
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::size_t kReadChunk = 16 * 1024;
+
+// One receive buffer per shard thread: a connection keeps received bytes of its own only while
+// a frame is incomplete, so an idle WebSocket costs no buffer at all.
+constexpr std::size_t kShardReadBufferSize = 64 * 1024;
+// Reads per readiness event before yielding to other connections of the shard.
+constexpr int kReadsPerWakeup = 4;
 // A peer that does not read is cut off rather than allowed to grow our memory without bound.
 constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
+
+char* shard_read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kShardReadBufferSize]);
+  return buffer.get();
+}
+
 }  // namespace
 
 WsConnection::WsConnection(asio::ip::tcp::socket socket, std::size_t shard, std::size_t max_message_size,
                            std::string first_bytes, std::string buffered)
-    : socket_(std::move(socket)), shard_(shard), parser_(max_message_size), linger_timer_(socket_.get_executor()) {
-  read_buffer_.resize(std::max(kReadChunk, buffered.size() + kReadChunk));
-  std::memcpy(read_buffer_.data(), buffered.data(), buffered.size());
-  read_end_ = buffered.size();
+    : socket_(std::move(socket)),
+      shard_(shard),
+      parser_(max_message_size),
+      partial_(std::move(buffered)),
+      linger_timer_(socket_.get_executor()) {
   if (!first_bytes.empty()) {
     queued_bytes_ += first_bytes.size();
     queue_.push_back(std::make_shared<const std::string>(std::move(first_bytes)));
@@ -31,54 +43,83 @@ WsConnection::~WsConnection() = default;
 
 void WsConnection::start(WsHandler* handler) {
   handler_ = handler;
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
   schedule_flush();
-  if (read_end_ > 0) {
-    auto self = shared_from_this();
-    asio::post(socket_.get_executor(), [self] { self->on_read(0); });
-  } else {
+  if (partial_.empty()) {
     read();
+    return;
   }
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->process(nullptr, 0)) {
+      self->read();
+    }
+  });
 }
 
 void WsConnection::read() {
   if (terminated_) {
     return;
   }
-  if (read_buffer_.size() - read_end_ < kReadChunk) {
-    read_buffer_.resize(read_end_ + kReadChunk);
-  }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
-                            self->reading_ = false;
-                            if (ec) {
-                              self->terminate();
-                            } else if (self->lingering_) {
-                              self->drain();
-                            } else {
-                              self->on_read(bytes);
-                            }
-                          });
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    self->reading_ = false;
+    if (ec) {
+      self->terminate();
+    } else if (self->lingering_) {
+      self->drain();
+    } else {
+      self->on_readable();
+    }
+  });
 }
 
-void WsConnection::on_read(std::size_t bytes) {
-  read_end_ += bytes;
-  auto result = parser_.consume(read_buffer_.data(), read_end_, *this);
-  if (result.failed) {
-    close(result.close_code);
-    return;
-  }
-  if (terminated_ || closing_) {
-    return;
-  }
-  std::memmove(read_buffer_.data(), read_buffer_.data() + result.consumed, read_end_ - result.consumed);
-  read_end_ -= result.consumed;
-  // Shrink a buffer grown for one large message once it is drained.
-  if (read_end_ == 0 && read_buffer_.size() > 4 * kReadChunk) {
-    read_buffer_.resize(kReadChunk);
-    read_buffer_.shrink_to_fit();
+void WsConnection::on_readable() {
+  char* buffer = shard_read_buffer();
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    boost::system::error_code ec;
+    std::size_t bytes = socket_.read_some(asio::buffer(buffer, kShardReadBufferSize), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      break;
+    }
+    if (ec) {
+      terminate();
+      return;
+    }
+    if (!process(buffer, bytes)) {
+      return;
+    }
+    if (bytes < kShardReadBufferSize) {
+      break;
+    }
   }
   read();
+}
+
+// Parses what arrived, after any incomplete frame kept from before. Returns false once the
+// connection is closing.
+bool WsConnection::process(char* data, std::size_t size) {
+  ws::FrameParser::Result result;
+  if (partial_.empty()) {
+    result = parser_.consume(data, size, *this);
+    if (!result.failed && result.consumed < size && !closing_) {
+      partial_.assign(data + result.consumed, size - result.consumed);
+    }
+  } else {
+    partial_.append(data, size);
+    result = parser_.consume(partial_.data(), partial_.size(), *this);
+    if (!result.failed && !closing_) {
+      partial_.erase(0, result.consumed);
+      if (partial_.empty()) {
+        std::string().swap(partial_);
+      }
+    }
+  }
+  if (result.failed) {
+    close(result.close_code);
+    return false;
+  }
+  return !terminated_ && !closing_;
 }
 
 void WsConnection::on_message(bool binary, std::string_view payload) {
@@ -160,12 +201,11 @@ void WsConnection::flush() {
   }
   writing_ = true;
   in_flight_.swap(queue_);
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(in_flight_.size());
+  write_buffers_.clear();
   for (const auto& frame : in_flight_) {
-    buffers.emplace_back(frame->data(), frame->size());
+    write_buffers_.emplace_back(frame->data(), frame->size());
   }
-  asio::async_write(socket_, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+  asio::async_write(socket_, write_buffers_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
     self->writing_ = false;
     for (const auto& frame : self->in_flight_) {
       self->queued_bytes_ -= frame->size();
@@ -201,17 +241,19 @@ void WsConnection::linger() {
 }
 
 void WsConnection::drain() {
-  read_buffer_.resize(kReadChunk);
-  reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buffer_.data(), read_buffer_.size()),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                            self->reading_ = false;
-                            if (ec) {
-                              self->terminate();
-                            } else {
-                              self->drain();
-                            }
-                          });
+  char* buffer = shard_read_buffer();
+  for (;;) {
+    boost::system::error_code ec;
+    socket_.read_some(asio::buffer(buffer, kShardReadBufferSize), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      read();
+      return;
+    }
+    if (ec) {
+      terminate();
+      return;
+    }
+  }
 }
 
 void WsConnection::terminate() {

@@ -53,7 +53,8 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
 
  private:
   void read();
-  void on_read(std::size_t bytes);
+  void on_readable();
+  bool process(char* data, std::size_t size);
   void schedule_flush();
   void flush();
   void terminate();
@@ -69,10 +70,10 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
   std::size_t shard_;
   ws::FrameParser parser_;
   WsHandler* handler_ = nullptr;
-  std::vector<char> read_buffer_;
-  std::size_t read_end_ = 0;
+  std::string partial_;  // an incomplete frame, kept until the rest arrives
   std::vector<SharedFrame> queue_;
   std::vector<SharedFrame> in_flight_;
+  std::vector<boost::asio::const_buffer> write_buffers_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool flush_scheduled_ = false;
