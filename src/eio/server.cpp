@@ -1,6 +1,7 @@
 #include "eio/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
@@ -139,9 +140,16 @@ std::size_t Server::session_count() const noexcept {
   return count;
 }
 
-void Server::close_all() {
+void Server::close_all(std::function<void()> done) {
+  auto shards_left = std::make_shared<std::atomic<std::size_t>>(pool_.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
   for (std::size_t shard = 0; shard < pool_.size(); ++shard) {
-    pool_.post(shard, [this, shard] { tables_[shard]->close_all("server shutting down"); });
+    pool_.post(shard, [this, shard, shards_left, shared_done] {
+      tables_[shard]->close_all("server shutting down");
+      if (shards_left->fetch_sub(1) == 1 && *shared_done) {
+        (*shared_done)();
+      }
+    });
   }
 }
 

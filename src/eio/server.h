@@ -60,8 +60,9 @@ class Server final : public net::RequestHandler {
   const ConnectionFactory& connection_factory() const noexcept { return on_connection_; }
   SessionTable& sessions(std::size_t shard) noexcept { return *tables_[shard]; }
 
-  // Closes every session ("server shutting down"); call from any thread.
-  void close_all();
+  // Closes every session ("server shutting down"); call from any thread. `done` runs once every
+  // shard has closed its sessions (their last bytes may still be in flight).
+  void close_all(std::function<void()> done = {});
   // Sessions on all shards (approximate when read off-shard).
   std::size_t session_count() const noexcept;
 

@@ -1,6 +1,7 @@
 #include "net/shard_pool.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace iogate::net {
 
@@ -61,6 +62,11 @@ void ShardPool::stop() {
   for (auto& context : contexts_) {
     context->stop();
   }
+}
+
+void ShardPool::stop_after(std::chrono::milliseconds grace) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(*contexts_[0], grace);
+  timer->async_wait([this, timer](boost::system::error_code) { stop(); });
 }
 
 void ShardPool::join() {

@@ -1,6 +1,7 @@
 #pragma once
 // N event loops, one thread each ("shards"). A connection lives on one shard for its whole
 // life, so its state needs no locks; shards talk only by posting closures to each other.
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -34,6 +35,8 @@ class ShardPool {
   void start();
   // Stops every loop (safe from any thread); join() waits for the threads.
   void stop();
+  // Stops after `grace`, so that bytes already queued (close frames, last polls) go out.
+  void stop_after(std::chrono::milliseconds grace);
   void join();
 
  private:

@@ -73,6 +73,6 @@ Namespace* Server::find_or_create(const std::string& name, const boost::json::va
   return nullptr;
 }
 
-void Server::close() { engine_->close_all(); }
+void Server::close(std::function<void()> done) { engine_->close_all(std::move(done)); }
 
 }  // namespace iogate::sio

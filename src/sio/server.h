@@ -65,8 +65,10 @@ class Server {
   net::ShardPool& pool() noexcept { return pool_; }
   const ServerOptions& options() const noexcept { return options_; }
 
-  // Disconnects every socket and closes every session; from any thread.
-  void close();
+  // Graceful close: every socket is disconnected ("server shutting down") and every session
+  // closed (WebSocket close frame, "1" to a pending poll). From any thread; `done` runs once all
+  // shards are through.
+  void close(std::function<void()> done = {});
 
   // The namespace a CONNECT names, creating a dynamic one if a parent accepts it.
   Namespace* find_or_create(const std::string& name, const boost::json::value& auth);

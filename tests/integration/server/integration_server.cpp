@@ -209,8 +209,7 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int) {
     listener.close();
-    io.close();
-    pool.stop();
+    io.close([&pool] { pool.stop_after(std::chrono::milliseconds(200)); });
   });
   pool.run();
   return 0;
