@@ -106,9 +106,14 @@ void ShardNamespace::for_each(const BroadcastOptions& options, const std::functi
   }
 }
 
-void ShardNamespace::deliver(const EncodedPackets& packets, const BroadcastOptions& options) {
+void ShardNamespace::deliver(const EncodedPackets& packets, const BroadcastOptions& options, const Packet* packet) {
   bool is_volatile = options.flags.is_volatile;
-  for_each(options, [&](Socket& socket) { socket.client_->write(packets, is_volatile); });
+  for_each(options, [&](Socket& socket) {
+    if (packet != nullptr) {
+      socket.notify_outgoing(*packet);
+    }
+    socket.client_->write(packets, is_volatile);
+  });
 }
 
 // ---- Namespace ------------------------------------------------------------------------------
@@ -152,7 +157,13 @@ std::vector<std::shared_ptr<Socket>> select(ShardNamespace& shard, const Broadca
 void Namespace::broadcast(const Packet& packet, const BroadcastOptions& options) {
   auto packets = encode_for_sending(packet);
   auto shared_options = std::make_shared<const BroadcastOptions>(options);
-  on_every_shard([packets, shared_options](ShardNamespace& shard) { shard.deliver(packets, *shared_options); });
+  std::shared_ptr<const Packet> watched;
+  if (outgoing_watchers_.load(std::memory_order_relaxed) > 0) {
+    watched = std::make_shared<const Packet>(packet);
+  }
+  on_every_shard([packets, shared_options, watched](ShardNamespace& shard) {
+    shard.deliver(packets, *shared_options, watched.get());
+  });
 }
 
 void Namespace::broadcast_with_ack(const Packet& packet, const BroadcastOptions& options,

@@ -43,7 +43,8 @@ class ShardNamespace {
 
   // Calls fn for each local socket the options select, each once.
   void for_each(const BroadcastOptions& options, const std::function<void(Socket&)>& fn);
-  void deliver(const EncodedPackets& packets, const BroadcastOptions& options);
+  // `packet` is set only when some socket watches its outgoing events.
+  void deliver(const EncodedPackets& packets, const BroadcastOptions& options, const Packet* packet);
 
   std::size_t socket_count() const noexcept { return sockets_.size(); }
   Socket* find(const std::string& id) const;
@@ -89,6 +90,7 @@ class Namespace final : private LocalSockets {
  private:
   friend class Client;
   friend class Server;
+  friend class Socket;
   friend class ShardNamespace;
   friend class BroadcastOperator;
 
@@ -112,6 +114,7 @@ class Namespace final : private LocalSockets {
   std::unique_ptr<Adapter> adapter_;
   std::atomic<std::uint64_t> ack_ids_{0};
   std::atomic<std::size_t> socket_count_{0};
+  std::atomic<std::size_t> outgoing_watchers_{0};  // sockets with on_any_outgoing handlers
 };
 
 }  // namespace iogate::sio

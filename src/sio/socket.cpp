@@ -84,6 +84,25 @@ BroadcastOperator Socket::to(std::vector<std::string> rooms) { return broadcast(
 
 BroadcastOperator Socket::broadcast() { return BroadcastOperator(nsp_, BroadcastOptions{{}, {id_}, {}}); }
 
+void Socket::on_any_outgoing(OutgoingHandler handler) {
+  if (outgoing_handlers_.empty()) {
+    nsp_.outgoing_watchers_.fetch_add(1, std::memory_order_relaxed);
+  }
+  outgoing_handlers_.push_back(std::move(handler));
+}
+
+void Socket::notify_outgoing(const Packet& packet) {
+  const auto* data = packet.data.if_array();
+  if (outgoing_handlers_.empty() || data == nullptr || data->empty()) {
+    return;
+  }
+  const auto& name = data->front();
+  Payload payload;
+  payload.args = boost::json::array(data->begin() + 1, data->end());
+  payload.attachments = packet.attachments;
+  notify_outgoing(name.is_string() ? std::string_view(name.as_string()) : std::string_view(), payload);
+}
+
 void Socket::notify_outgoing(std::string_view event, const Payload& payload) {
   for (const auto& handler : outgoing_handlers_) {
     handler(*this, event, payload);
@@ -270,6 +289,9 @@ void Socket::on_close(std::string_view reason) {
   rooms_.clear();
   shard_nsp_.remove(*this);
   pending_acks_.clear();
+  if (!outgoing_handlers_.empty()) {
+    nsp_.outgoing_watchers_.fetch_sub(1, std::memory_order_relaxed);
+  }
   client_->remove(*this);
   for (const auto& handler : disconnect_handlers_) {
     handler(*this, reason);

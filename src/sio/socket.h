@@ -56,7 +56,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   void on(std::string event, EventHandler handler);
   void on_any(EventHandler handler) { any_handlers_.push_back(std::move(handler)); }
-  void on_any_outgoing(OutgoingHandler handler) { outgoing_handlers_.push_back(std::move(handler)); }
+  // Sees every event sent to this socket, broadcasts included.
+  void on_any_outgoing(OutgoingHandler handler);
   void use(PacketMiddleware middleware) { middlewares_.push_back(std::move(middleware)); }
   void on_disconnecting(DisconnectHandler handler) { disconnecting_handlers_.push_back(std::move(handler)); }
   void on_disconnect(DisconnectHandler handler) { disconnect_handlers_.push_back(std::move(handler)); }
@@ -104,6 +105,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void send_packet(Packet& packet, bool is_volatile = false);
   void register_ack(std::uint64_t id, AckHandler handler);
   void notify_outgoing(std::string_view event, const Payload& payload);
+  void notify_outgoing(const Packet& packet);
 
   Client* client_;
   Namespace& nsp_;
