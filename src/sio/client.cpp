@@ -186,6 +186,15 @@ void Client::close() {
   connection_.close();
 }
 
+void Client::disconnect() {
+  // A copy: each socket removes itself from sockets_ as it leaves.
+  auto sockets = sockets_;
+  for (auto& [name, socket] : sockets) {
+    socket->disconnect();
+  }
+  close();
+}
+
 void Client::on_close(std::string_view reason) {
   if (closed_) {
     return;

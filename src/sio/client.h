@@ -37,6 +37,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void write(const Packet& packet, bool is_volatile = false);
   // Closes the whole connection ("forced close").
   void close();
+  // Disconnects every socket ("server namespace disconnect"), then closes the connection: what
+  // socket.disconnect(true) does in the reference.
+  void disconnect();
   // A socket left its namespace (either side asked); the client forgets it.
   void remove(Socket& socket);
 

@@ -108,12 +108,23 @@ void ShardNamespace::for_each(const BroadcastOptions& options, const std::functi
 
 void ShardNamespace::deliver(const EncodedPackets& packets, const BroadcastOptions& options, const Packet* packet) {
   bool is_volatile = options.flags.is_volatile;
-  for_each(options, [&](Socket& socket) {
-    if (packet != nullptr) {
-      socket.notify_outgoing(*packet);
+  if (packet == nullptr) {
+    for_each(options, [&](Socket& socket) { socket.client_->write(packets, is_volatile); });
+    return;
+  }
+  // Outgoing hooks are application code that may leave rooms or disconnect: select first, as
+  // for_each walks the very room sets they change.
+  std::vector<std::shared_ptr<Socket>> selected;
+  for_each(options, [&](Socket& socket) { selected.push_back(socket.shared_from_this()); });
+  for (const auto& socket : selected) {
+    if (!socket->connected()) {
+      continue;
     }
-    socket.client_->write(packets, is_volatile);
-  });
+    socket->notify_outgoing(*packet);
+    if (socket->connected()) {
+      socket->client_->write(packets, is_volatile);
+    }
+  }
 }
 
 // ---- Namespace ------------------------------------------------------------------------------
@@ -179,18 +190,28 @@ void Namespace::broadcast_with_ack(const Packet& packet, const BroadcastOptions&
   };
   auto count = std::make_shared<Count>();
   count->shards_left = shards_.size();
-  on_every_shard([packets, shared_options, sink, count, id](ShardNamespace& shard) {
+  std::shared_ptr<const Packet> watched;
+  if (outgoing_watchers_.load(std::memory_order_relaxed) > 0) {
+    watched = std::make_shared<const Packet>(with_id);
+  }
+  on_every_shard([packets, shared_options, sink, count, id, watched](ShardNamespace& shard) {
     std::size_t reached = 0;
     bool is_volatile = shared_options->flags.is_volatile;
-    shard.for_each(*shared_options, [&](Socket& socket) {
-      socket.register_ack(id, [sink](std::optional<Payload> reply) {
+    for (const auto& socket : select(shard, *shared_options)) {
+      if (watched && socket->connected()) {
+        socket->notify_outgoing(*watched);
+      }
+      if (!socket->connected()) {
+        continue;
+      }
+      socket->register_ack(id, [sink](std::optional<Payload> reply) {
         if (reply) {
           sink->ack(std::move(*reply));
         }
       });
-      socket.client_->write(packets, is_volatile);
+      socket->client_->write(packets, is_volatile);
       ++reached;
-    });
+    }
     count->clients += reached;
     if (count->shards_left.fetch_sub(1) == 1) {
       sink->client_count(count->clients.load());

@@ -104,7 +104,10 @@ void Socket::notify_outgoing(const Packet& packet) {
 }
 
 void Socket::notify_outgoing(std::string_view event, const Payload& payload) {
-  for (const auto& handler : outgoing_handlers_) {
+  // As in dispatch(): hooks added by a hook wait for the next event.
+  const std::size_t count = outgoing_handlers_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    auto handler = outgoing_handlers_[i];
     handler(*this, event, payload);
   }
 }
@@ -231,11 +234,17 @@ void Socket::run_middlewares(std::size_t index, std::shared_ptr<Event> event) {
 
 void Socket::dispatch(Event& event) {
   auto keep = shared_from_this();
-  for (const auto& handler : any_handlers_) {
+  // Handlers may add handlers (after a login, say): those wait for the next event, as in Node,
+  // and each handler runs from a copy since an addition may reallocate the vector under it.
+  const std::size_t any_count = any_handlers_.size();
+  for (std::size_t i = 0; i < any_count; ++i) {
+    auto handler = any_handlers_[i];
     handler(*this, event);
   }
-  for (const auto& [name, handler] : handlers_) {
-    if (name == event.name && connected_) {
+  const std::size_t count = handlers_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (handlers_[i].first == event.name && connected_) {
+      auto handler = handlers_[i].second;
       handler(*this, event);
     }
   }
@@ -264,8 +273,7 @@ void Socket::disconnect(bool close) {
   }
   auto keep = shared_from_this();
   if (close) {
-    Client* client = client_;
-    client->close();
+    client_->disconnect();
     return;
   }
   Packet packet{.type = PacketType::disconnect, .nsp = nsp_.name(), .id = std::nullopt, .data = nullptr,
