@@ -5,11 +5,12 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
-  libssl-dev libspdlog-dev libfmt-dev libcli11-dev
+  libssl-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nodejs
   python3-socketio python3-engineio python3-requests python3-websocket python3-aiohttp
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -44,6 +44,8 @@ std::size_t Socket::shard() const noexcept { return client_->connection().shard(
 
 const std::string& Socket::connection_id() const noexcept { return client_->connection().id(); }
 
+boost::asio::io_context& Socket::context() noexcept { return client_->connection().context(); }
+
 void Socket::on(std::string event, EventHandler handler) { handlers_.emplace_back(std::move(event), std::move(handler)); }
 
 bool Socket::in_room(std::string_view room) const noexcept {

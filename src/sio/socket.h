@@ -19,6 +19,10 @@
 #include "sio/payload.h"
 #include "sio/proto/packet.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace iogate::sio {
 
 class BroadcastOperator;
@@ -53,6 +57,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::size_t shard() const noexcept;
   // The engine session (sid) this socket rides on.
   const std::string& connection_id() const noexcept;
+  // The event loop of this socket's shard: for timers and work that must run beside it.
+  boost::asio::io_context& context() noexcept;
 
   void on(std::string event, EventHandler handler);
   void on_any(EventHandler handler) { any_handlers_.push_back(std::move(handler)); }

@@ -1,0 +1,466 @@
+#include "app/gateway/gateway.h"
+
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/random_id.h"
+
+namespace iogate::app {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+using auth::JwtError;
+using auth::JwtVerifier;
+
+namespace {
+
+const json::value* member(const json::value& value, std::string_view key) {
+  const auto* object = value.if_object();
+  return object == nullptr ? nullptr : object->if_contains(key);
+}
+
+const std::string* find_param(const net::NameValueList& list, std::string_view name) {
+  for (const auto& [key, value] : list) {
+    if (key == name) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+// auth.token wins, then the Authorization header, then the query (EIO3 clients have no auth).
+std::optional<std::string> extract_token(sio::Socket& socket) {
+  if (const auto* token = member(socket.auth(), "token"); token && token->is_string() && !token->as_string().empty()) {
+    return std::string(token->as_string());
+  }
+  const auto& handshake = socket.handshake();
+  if (const auto* header = find_param(handshake.headers, "authorization")) {
+    std::string_view value = *header;
+    if (value.size() > 7 && (value.starts_with("Bearer ") || value.starts_with("bearer "))) {
+      return std::string(value.substr(7));
+    }
+  }
+  if (const auto* token = find_param(handshake.query, "token"); token && !token->empty()) {
+    return *token;
+  }
+  return std::nullopt;
+}
+
+sio::ConnectError refusal(std::string message, std::string_view code) {
+  return sio::ConnectError{std::move(message), json::object{{"code", code}}};
+}
+
+std::string_view code_of(JwtError error) {
+  switch (error) {
+    case JwtError::malformed: return "AUTH_TOKEN_MALFORMED";
+    case JwtError::algorithm_not_allowed: return "AUTH_ALGORITHM_NOT_ALLOWED";
+    case JwtError::bad_signature: return "AUTH_SIGNATURE_INVALID";
+    case JwtError::expired: return "AUTH_TOKEN_EXPIRED";
+    case JwtError::not_yet_valid: return "AUTH_TOKEN_NOT_YET_VALID";
+    case JwtError::none: break;
+  }
+  return "AUTH_TOKEN_MALFORMED";
+}
+
+bool status_is_active(const json::value* status) {
+  if (status == nullptr) {
+    return false;
+  }
+  if (status->is_int64()) {
+    return status->get_int64() == 1;
+  }
+  if (status->is_uint64()) {
+    return status->get_uint64() == 1;
+  }
+  return status->is_double() && status->get_double() == 1.0;
+}
+
+void send_error(sio::Socket& socket, std::string message, std::string_view event, const json::value* data = nullptr) {
+  json::object body{{"message", std::move(message)}, {"event", event}, {"timestamp", iso_timestamp()}};
+  if (data != nullptr) {
+    body["data"] = *data;
+  }
+  socket.emit("error", json::array{std::move(body)});
+}
+
+bool valid_room_name(std::string_view room, std::size_t max_length) {
+  if (room.empty() || room.size() > max_length) {
+    return false;
+  }
+  for (char c : room) {
+    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                   c == '-' || c == ':' || c == '.';
+    if (!allowed) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string presence_key(const std::string& nsp, const std::string& user) { return nsp + '\n' + user; }
+
+constexpr std::string_view kPresenceMarker = "_iogate_presence";
+
+}  // namespace
+
+std::string iso_timestamp(std::chrono::system_clock::time_point time) {
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis % 1000));
+  return buffer;
+}
+
+std::string user_key(const json::value& id) {
+  if (id.is_string()) {
+    return std::string(id.as_string());
+  }
+  if (id.is_number()) {
+    return json::serialize(id);
+  }
+  return {};
+}
+
+std::string presence_id(const json::value& id) { return json::serialize(id); }
+
+json::value id_from_presence(const std::string& presence_id) {
+  boost::system::error_code ec;
+  json::value id = json::parse(presence_id, ec);
+  return ec ? json::value(presence_id) : id;
+}
+
+// The user a connection authenticated as, shared by that socket's handlers and timers.
+struct Gateway::SocketUser {
+  json::value id;
+  std::string key;          // text form: rooms
+  std::string presence_key;  // JSON form: presence
+  std::string username;
+  std::string nsp;
+  std::optional<double> expires_at;  // seconds since the epoch (the token's exp)
+  std::unique_ptr<asio::steady_timer> expiry_timer;
+};
+
+// Offline announcements waiting for the grace period: a reconnect within it cancels them.
+struct Gateway::State {
+  std::mutex mutex;
+  std::map<std::string, std::uint64_t> pending_offline;  // presence key -> generation
+  std::uint64_t generation = 0;
+};
+
+Gateway::Gateway(sio::Server& io, GatewayConfig config, JwtVerifier verifier, PresenceStore& presence)
+    : io_(io),
+      config_(std::move(config)),
+      verifier_(std::move(verifier)),
+      presence_(presence),
+      state_(std::make_shared<State>()) {}
+
+Gateway::~Gateway() = default;
+
+void Gateway::install() {
+  for (const auto& [nsp_name, events] : config_.namespaces) {
+    auto& nsp = io_.of(nsp_name);
+    std::set<std::string> enabled(events.begin(), events.end());
+
+    nsp.use([this, nsp_name](sio::Socket& socket, auto next) {
+      auto token = extract_token(socket);
+      if (!token) {
+        spdlog::info("event=refused nsp={} sid={} code=AUTH_TOKEN_MISSING", nsp_name, socket.id());
+        next(refusal("Authentication required: no token", "AUTH_TOKEN_MISSING"));
+        return;
+      }
+      auto verified = verifier_.verify(*token, std::chrono::system_clock::now(), config_.auth.leeway);
+      if (!verified) {
+        spdlog::info("event=refused nsp={} sid={} code={}", nsp_name, socket.id(), code_of(verified.error));
+        next(refusal(std::string("Authentication failed: ") + std::string(to_string(verified.error)),
+                     code_of(verified.error)));
+        return;
+      }
+      const auto& claims = verified.claims;
+      const json::value* id = claims.if_contains(config_.auth.id_claim);
+      std::string key = id ? user_key(*id) : std::string();
+      if (key.empty()) {
+        spdlog::info("event=refused nsp={} sid={} code=AUTH_USER_ID_MISSING", nsp_name, socket.id());
+        next(refusal("Authentication failed: the token has no user id", "AUTH_USER_ID_MISSING"));
+        return;
+      }
+      if (config_.auth.require_status && !status_is_active(claims.if_contains("status"))) {
+        spdlog::info("event=refused nsp={} sid={} user={} code=AUTH_USER_INACTIVE", nsp_name, socket.id(), key);
+        next(refusal("Authentication failed: the user is not active", "AUTH_USER_INACTIVE"));
+        return;
+      }
+      std::optional<std::string> evicted;
+      auto added = presence_.add(nsp_name, presence_id(*id), socket.id(), config_.max_connections_per_user,
+                                 config_.evict_oldest_connection, evicted);
+      if (added == PresenceStore::AddResult::refused) {
+        spdlog::info("event=limit nsp={} sid={} user={} code=CONNECTION_LIMIT", nsp_name, socket.id(), key);
+        next(sio::ConnectError{"Too many connections",
+                               json::object{{"code", "CONNECTION_LIMIT"}, {"limit", config_.max_connections_per_user}}});
+        return;
+      }
+      if (evicted) {
+        spdlog::info("event=evicted nsp={} sid={} user={}", nsp_name, *evicted, key);
+        socket.nsp().to(*evicted).emit(
+            "error", json::array{json::object{{"message", "Connection replaced by a newer one"},
+                                              {"event", "connect"},
+                                              {"timestamp", iso_timestamp()},
+                                              {"code", "CONNECTION_LIMIT"}}});
+        socket.nsp().to(*evicted).disconnect_sockets();
+      }
+      const json::value* username = claims.if_contains(config_.auth.username_claim);
+      json::object user{{"id", *id}, {"username", username ? *username : json::value(nullptr)}};
+      if (const json::value* exp = claims.if_contains("exp")) {
+        user["exp"] = *exp;
+      }
+      socket.data()["user"] = std::move(user);
+      socket.data()[kPresenceMarker] = added == PresenceStore::AddResult::first_connection;
+      next(std::nullopt);
+    });
+
+    nsp.on_connection([this, nsp_name, enabled](sio::Socket& socket) {
+      auto user = std::make_shared<SocketUser>();
+      const auto& stored = socket.data()["user"].as_object();
+      user->id = stored.at("id");
+      user->key = user_key(user->id);
+      user->presence_key = presence_id(user->id);
+      user->nsp = nsp_name;
+      if (const auto* name = stored.if_contains("username"); name && name->is_string()) {
+        user->username = std::string(name->as_string());
+      }
+      if (const auto* exp = stored.if_contains("exp"); exp && exp->is_number()) {
+        user->expires_at = exp->to_number<double>();
+      }
+      bool first = socket.data()[kPresenceMarker].as_bool();
+      socket.data().erase(kPresenceMarker);
+
+      socket.join(user_room(user->key));
+      spdlog::info("event=connect nsp={} sid={} user={}", nsp_name, socket.id(), user->key);
+      socket.emit("connected", json::array{json::object{
+                                   {"message", "连接成功"},
+                                   {"user", json::object{{"id", user->id}, {"username", user->username}}}}});
+      if (first) {
+        bool was_pending = false;
+        {
+          std::lock_guard lock(state_->mutex);
+          was_pending = state_->pending_offline.erase(presence_key(nsp_name, user->presence_key)) > 0;
+        }
+        if (!was_pending) {
+          socket.nsp().emit("user:online", json::array{json::object{
+                                               {"userId", user->id},
+                                               {"username", user->username},
+                                               {"timestamp", iso_timestamp()}}});
+        }
+      }
+
+      if (user->expires_at) {
+        auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        auto remaining = std::chrono::milliseconds(static_cast<std::int64_t>((*user->expires_at - now) * 1000));
+        user->expiry_timer = std::make_unique<asio::steady_timer>(socket.context());
+        user->expiry_timer->expires_after(std::max(remaining, std::chrono::milliseconds(0)));
+        user->expiry_timer->async_wait([weak = socket.weak_from_this()](boost::system::error_code ec) {
+          auto expired = weak.lock();
+          if (ec || !expired || !expired->connected()) {
+            return;
+          }
+          spdlog::info("event=token-expired nsp={} sid={}", expired->nsp().name(), expired->id());
+          json::object body{{"message", "Token expired"}, {"event", "auth"}, {"timestamp", iso_timestamp()},
+                            {"code", "AUTH_TOKEN_EXPIRED"}};
+          expired->emit("error", json::array{std::move(body)});
+          expired->disconnect();
+        });
+      }
+
+      socket.on_any([this, user, enabled](sio::Socket& s, sio::Event& event) {
+        if (!enabled.contains(event.name)) {
+          send_error(s, "Unknown event", event.name);
+          return;
+        }
+        auto rule_it = config_.event_rate_limits.find(event.name);
+        const RateLimit& rule = rule_it == config_.event_rate_limits.end() ? config_.rate_limit : rule_it->second;
+        if (!rate_limiter_.allow(user->nsp + '\n' + user->key + '\n' + event.name, rule,
+                                 std::chrono::steady_clock::now())) {
+          spdlog::info("event=rate-limited nsp={} sid={} user={} client_event={}", user->nsp, s.id(), user->key,
+                       event.name);
+          s.emit("rate:limit:exceeded",
+                 json::array{json::object{{"event", event.name},
+                                          {"limit", rule.limit},
+                                          {"window", rule.window_seconds},
+                                          {"message", "Too many " + event.name + " events: at most " +
+                                                          std::to_string(rule.limit) + " per " +
+                                                          std::to_string(rule.window_seconds) + " s"}}});
+          return;
+        }
+        handle_event(s, event, *user);
+      });
+
+      socket.on_disconnect([this, user](sio::Socket& s, std::string_view reason) {
+        if (user->expiry_timer) {
+          user->expiry_timer->cancel();
+        }
+        spdlog::info("event=disconnect nsp={} sid={} user={} reason=\"{}\"", user->nsp, s.id(), user->key, reason);
+        if (!presence_.remove(user->nsp, user->presence_key, s.id())) {
+          return;
+        }
+        announce_offline(s, *user);
+      });
+    });
+  }
+}
+
+void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
+  auto& nsp = socket.nsp();
+  json::array payload{json::object{{"userId", user.id}, {"username", user.username}, {"timestamp", ""}}};
+  if (config_.offline_grace.count() == 0) {
+    payload[0].as_object()["timestamp"] = iso_timestamp();
+    nsp.emit("user:offline", std::move(payload));
+    return;
+  }
+  std::string key = presence_key(user.nsp, user.presence_key);
+  std::uint64_t generation;
+  {
+    std::lock_guard lock(state_->mutex);
+    generation = ++state_->generation;
+    state_->pending_offline[key] = generation;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(socket.context(), config_.offline_grace);
+  timer->async_wait([this, timer, key, generation, &nsp, payload = std::move(payload),
+                     state = state_](boost::system::error_code ec) mutable {
+    if (ec) {
+      return;
+    }
+    {
+      std::lock_guard lock(state->mutex);
+      auto it = state->pending_offline.find(key);
+      if (it == state->pending_offline.end() || it->second != generation) {
+        return;
+      }
+      state->pending_offline.erase(it);
+    }
+    payload[0].as_object()["timestamp"] = iso_timestamp();
+    nsp.emit("user:offline", std::move(payload));
+  });
+}
+
+void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketUser& user) {
+  const json::value empty;
+  const json::value& data = event.payload.args.empty() ? empty : event.payload.args[0];
+  const std::string& name = event.name;
+
+  if (name == "ping" || name == "app:ping") {
+    if (event.wants_ack()) {
+      event.ack(json::array{"pong"});
+    }
+    return;
+  }
+  if (!data.is_object()) {
+    send_error(socket, "Invalid message format: an object is expected", name, &data);
+    return;
+  }
+  auto text_field = [&](std::string_view field) -> const json::string* {
+    const auto* value = member(data, field);
+    return value && value->is_string() ? &value->as_string() : nullptr;
+  };
+
+  if (name == "private:message") {
+    const auto* to = member(data, "toUserId");
+    const auto* message = text_field("message");
+    std::string to_key = to ? user_key(*to) : std::string();
+    if (to_key.empty() || message == nullptr || message->empty() || message->size() > config_.max_message_length) {
+      send_error(socket,
+                 "Invalid private message: toUserId (string or number) and message (1 to " +
+                     std::to_string(config_.max_message_length) + " characters) are required",
+                 name, &data);
+      return;
+    }
+    std::string message_id = core::random_id(21);
+    std::string timestamp = iso_timestamp();
+    socket.nsp().to(user_room(to_key)).emit(
+        "private:message", json::array{json::object{{"fromUserId", user.id},
+                                                    {"fromUsername", user.username},
+                                                    {"toUserId", *to},
+                                                    {"message", *message},
+                                                    {"messageId", message_id},
+                                                    {"timestamp", timestamp}}});
+    socket.emit("message:sent",
+                json::array{json::object{{"messageId", message_id}, {"toUserId", *to}, {"timestamp", timestamp}}});
+    return;
+  }
+
+  const auto* room = text_field("roomId");
+  if (room == nullptr || !valid_room_name(*room, config_.max_room_name_length)) {
+    send_error(socket,
+               "Invalid roomId: 1 to " + std::to_string(config_.max_room_name_length) +
+                   " characters of letters, digits, '_', '-', ':' and '.'",
+               name, &data);
+    return;
+  }
+  std::string room_id(*room);
+  if (room_id.starts_with("user:")) {
+    send_error(socket, "Rooms named user:… belong to the server", name, &data);
+    return;
+  }
+  json::object who{{"userId", user.id}, {"username", user.username}, {"roomId", room_id}};
+
+  if (name == "room:join") {
+    socket.join(room_id);
+    socket.emit("room:joined", json::array{json::object{{"roomId", room_id}}});
+    socket.to(room_id).emit("room:user:joined", json::array{std::move(who)});
+  } else if (name == "room:leave") {
+    if (!socket.in_room(room_id)) {
+      send_error(socket, "Not a member of room " + room_id, name, &data);
+      return;
+    }
+    socket.leave(room_id);
+    socket.emit("room:left", json::array{json::object{{"roomId", room_id}}});
+    socket.to(room_id).emit("room:user:left", json::array{std::move(who)});
+  } else if (name == "room:message") {
+    const auto* message = text_field("message");
+    if (message == nullptr || message->empty() || message->size() > config_.max_message_length) {
+      send_error(socket,
+                 "Invalid room message: message (1 to " + std::to_string(config_.max_message_length) +
+                     " characters) is required",
+                 name, &data);
+      return;
+    }
+    if (!socket.in_room(room_id)) {
+      send_error(socket, "Not a member of room " + room_id, name, &data);
+      return;
+    }
+    socket.nsp().to(room_id).emit("room:message", json::array{json::object{{"roomId", room_id},
+                                                                          {"fromUserId", user.id},
+                                                                          {"fromUsername", user.username},
+                                                                          {"message", *message},
+                                                                          {"timestamp", iso_timestamp()}}});
+  }
+}
+
+void Gateway::clean_stale_presence() {
+  for (const auto& [nsp_name, events] : config_.namespaces) {
+    auto& nsp = io_.of(nsp_name);
+    nsp.selection().fetch_sockets([this, &nsp, name = nsp_name](std::vector<sio::SocketInfo> sockets) {
+      std::set<std::string> live;
+      for (const auto& info : sockets) {
+        live.insert(info.id);
+      }
+      for (const auto& gone : presence_.remove_stale(name, live, std::chrono::seconds(60))) {
+        spdlog::info("event=stale-presence nsp={} user={}", name, gone);
+        nsp.emit("user:offline", json::array{json::object{{"userId", id_from_presence(gone)},
+                                                          {"username", nullptr},
+                                                          {"timestamp", iso_timestamp()}}});
+      }
+    });
+  }
+}
+
+}  // namespace iogate::app
