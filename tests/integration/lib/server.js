@@ -12,6 +12,7 @@ const fs = require("node:fs");
 const ENV_VARS = {
   conformance: "IOGATE_CONFORMANCE_SERVER",
   integration: "IOGATE_INTEGRATION_SERVER",
+  chat: "IOGATE_CHAT_SERVER",
 };
 
 const LISTEN_RE = /^iogate listening on port (\d+)\s*$/;
