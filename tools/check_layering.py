@@ -17,6 +17,8 @@ ALLOWED = {
     "sio/proto": ["core/", "sio/proto/"],
     "sio": ["core/", "net/", "eio/", "sio/"],
     "adapter/memory": ["core/", "sio/", "adapter/memory/"],
+    "app": ["core/", "sio/", "app/"],
+    "server": ["core/", "net/", "eio/", "sio/", "adapter/", "app/", "server/"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
