@@ -18,6 +18,8 @@
 #include "net/listener.h"
 #include "net/shard_pool.h"
 #include "server/config.h"
+#include "server/http_api.h"
+#include "app/services/services.h"
 #include "sio/server.h"
 
 using namespace iogate;
@@ -236,18 +238,30 @@ int main(int argc, char** argv) {
   app::Gateway gateway(io, config.gateway, std::move(*verifier), presence);
   gateway.install();
 
+  app::Services services(gateway, config.batch_size);
+  server::HttpApi api(services, config.api_key);
+
   net::HttpContext http{pool, {}, {}};
   http.settings.max_body_size = config.max_http_buffer_size;
   http.router.add(config.path, &io.engine());
   net::Listener listener(http);
+  net::HttpContext api_http{pool, {}, {}};
+  api_http.router.add("/api/", &api);
+  net::Listener api_listener(api_http);
   try {
     std::uint16_t port = listener.listen(config.host, config.port);
     listener.start();
     spdlog::info("event=listening host={} port={} path={} shards={}", config.host, port, config.path, pool.size());
     std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
+    if (config.api_port != 0) {
+      std::uint16_t api_port = api_listener.listen(config.api_host, config.api_port);
+      api_listener.start();
+      spdlog::info("event=api-listening host={} port={}", config.api_host, api_port);
+      std::printf("iogate api listening on port %u\n", static_cast<unsigned>(api_port));
+    }
     std::fflush(stdout);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "iogate: cannot listen on %s:%u: %s\n", config.host.c_str(), config.port, error.what());
+    std::fprintf(stderr, "iogate: cannot listen: %s\n", error.what());
     return 1;
   }
 
@@ -260,11 +274,15 @@ int main(int argc, char** argv) {
   }
   Periodic presence_cleanup(pool.context(0), config.gateway.presence_cleanup_interval,
                             [&] { gateway.clean_stale_presence(); });
+  Periodic batch_flush(pool.context(0), std::chrono::milliseconds(config.batch_interval_ms),
+                       [&] { services.flush(); });
 
   asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int signal) {
     spdlog::info("event=shutdown signal={}", signal);
     listener.close();
+    api_listener.close();
+    services.flush();
     io.close([&pool] { pool.stop_after(std::chrono::milliseconds(200)); });
   });
   pool.run();

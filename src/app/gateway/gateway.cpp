@@ -446,6 +446,7 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
 }
 
 void Gateway::clean_stale_presence() {
+  rate_limiter_.prune(std::chrono::steady_clock::now());
   for (const auto& [nsp_name, events] : config_.namespaces) {
     auto& nsp = io_.of(nsp_name);
     nsp.selection().fetch_sockets([this, &nsp, name = nsp_name](std::vector<sio::SocketInfo> sockets) {

@@ -43,7 +43,8 @@ class Gateway {
   PresenceStore& presence() noexcept { return presence_; }
   sio::Server& io() noexcept { return io_; }
 
-  // Removes presence records of sockets that are gone without a recorded disconnect.
+  // Removes presence records of sockets that are gone without a recorded disconnect, and rate
+  // limit windows that have ended.
   void clean_stale_presence();
 
  private:

@@ -1,0 +1,25 @@
+#pragma once
+// The HTTP API for the business back end (JSON in and out, described by docs/openapi.yaml):
+// emits, notifications, data updates, business events, presence, force-disconnect, batches.
+#include <memory>
+#include <string>
+
+#include "app/services/services.h"
+#include "net/http_connection.h"
+
+namespace iogate::server {
+
+class HttpApi final : public net::RequestHandler {
+ public:
+  // `api_key` empty: no key required (the API then listens on loopback only).
+  HttpApi(app::Services& services, std::string api_key);
+
+  std::size_t shard_for(const net::HttpRequest&, std::size_t current_shard) override { return current_shard; }
+  void on_request(const std::shared_ptr<net::HttpConnection>& connection, net::HttpRequest& request) override;
+
+ private:
+  app::Services& services_;
+  std::string api_key_;
+};
+
+}  // namespace iogate::server
