@@ -1,5 +1,8 @@
 #include "server/http_api.h"
 
+#include <algorithm>
+#include <array>
+
 #include <boost/json.hpp>
 #include <openssl/crypto.h>
 
@@ -204,7 +207,11 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
       connection->respond(json_response(200, json::object{{"ok", true}, {"namespace", nsp}, {"userId", id}}));
       return;
     }
-    if (!post) {
+    // The POST endpoints with a JSON body; anything else is unknown, whatever its body.
+    constexpr std::array<std::string_view, 7> kPostEndpoints{
+        "/api/emit",        "/api/notifications/system", "/api/notifications/users", "/api/notifications/room",
+        "/api/data-update", "/api/events",               "/api/batch"};
+    if (!post || std::find(kPostEndpoints.begin(), kPostEndpoints.end(), path) == kPostEndpoints.end()) {
       throw ApiError{404, "no such endpoint: " + path};
     }
 

@@ -169,9 +169,10 @@ Gateway::Gateway(sio::Server& io, GatewayConfig config, JwtVerifier verifier, Pr
 Gateway::~Gateway() = default;
 
 void Gateway::install() {
-  for (const auto& [nsp_name, events] : config_.namespaces) {
+  for (const auto& entry : config_.namespaces) {
+    const std::string& nsp_name = entry.first;
     auto& nsp = io_.of(nsp_name);
-    std::set<std::string> enabled(events.begin(), events.end());
+    std::set<std::string> enabled(entry.second.begin(), entry.second.end());
 
     nsp.use([this, nsp_name](sio::Socket& socket, auto next) {
       auto token = extract_token(socket);
@@ -334,7 +335,7 @@ void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
     state_->pending_offline[key] = generation;
   }
   auto timer = std::make_shared<asio::steady_timer>(socket.context(), config_.offline_grace);
-  timer->async_wait([this, timer, key, generation, &nsp, payload = std::move(payload),
+  timer->async_wait([timer, key, generation, &nsp, payload = std::move(payload),
                      state = state_](boost::system::error_code ec) mutable {
     if (ec) {
       return;
@@ -447,9 +448,9 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
 
 void Gateway::clean_stale_presence() {
   rate_limiter_.prune(std::chrono::steady_clock::now());
-  for (const auto& [nsp_name, events] : config_.namespaces) {
-    auto& nsp = io_.of(nsp_name);
-    nsp.selection().fetch_sockets([this, &nsp, name = nsp_name](std::vector<sio::SocketInfo> sockets) {
+  for (const auto& entry : config_.namespaces) {
+    auto& nsp = io_.of(entry.first);
+    nsp.selection().fetch_sockets([this, &nsp, name = entry.first](std::vector<sio::SocketInfo> sockets) {
       std::set<std::string> live;
       for (const auto& info : sockets) {
         live.insert(info.id);

@@ -1,5 +1,7 @@
 #include "app/services/services.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace iogate::app {
@@ -27,7 +29,10 @@ std::string text_of(const json::value* value) {
 
 }  // namespace
 
-Services::Services(Gateway& gateway, std::size_t batch_size) : gateway_(gateway), batch_size_(batch_size) {}
+// A batch size of 0 would never be "full" for the loop in enqueue() (and a flush would take
+// nothing): it spun forever. 0 means what 1 means: no batching.
+Services::Services(Gateway& gateway, std::size_t batch_size)
+    : gateway_(gateway), batch_size_(std::max<std::size_t>(batch_size, 1)) {}
 
 void Services::emit(const EmitTarget& target, const std::string& event, const json::value& data) {
   auto selection = gateway_.io().of(target.nsp).selection();
