@@ -211,6 +211,9 @@ const std::vector<Entry>& entries() {
     e.push_back(entry("api.batch_interval_ms", "--batch-interval", "batch queue: flush after this long (ms)", "1000",
                       [](Config& c, const std::string& v) {
                         c.batch_interval_ms = parse_number<std::uint32_t>("batch-interval", v);
+                        if (c.batch_interval_ms == 0) {
+                          throw std::invalid_argument("batch-interval: must be at least 1 ms");
+                        }
                       }));
     e.push_back(entry("live.interval_s", "--live-interval", "system:status and stats:online-users period (s; 0: off)",
                       "30", [](Config& c, const std::string& v) {

@@ -219,6 +219,7 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
     if (path == "/api/emit") {
       app::EmitTarget target;
       target.nsp = namespace_of(&body);
+      target.addressed = body.contains("rooms") || body.contains("users");
       target.rooms = string_list(body, "rooms");
       target.users = user_list(body, "users", false);
       target.except = string_list(body, "except");

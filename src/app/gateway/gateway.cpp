@@ -1,5 +1,8 @@
 #include "app/gateway/gateway.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -13,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/random_id.h"
+#include "core/utf8.h"
 
 namespace iogate::app {
 
@@ -127,13 +131,29 @@ std::string user_key(const json::value& id) {
   if (id.is_string()) {
     return std::string(id.as_string());
   }
-  if (id.is_number()) {
+  if (id.is_int64() || id.is_uint64()) {
     return json::serialize(id);
+  }
+  if (id.is_double()) {
+    // As JavaScript writes the number in `user:${id}`: 5.0 is "5".
+    double number = id.get_double();
+    char text[32];
+    auto [end, ec] = std::abs(number) < 9007199254740992.0 && std::trunc(number) == number
+                         ? std::to_chars(text, text + sizeof text, static_cast<std::int64_t>(number))
+                         : std::to_chars(text, text + sizeof text, number);
+    return ec == std::errc{} ? std::string(text, end) : std::string();
   }
   return {};
 }
 
-std::string presence_id(const json::value& id) { return json::serialize(id); }
+std::string presence_id(const json::value& id) {
+  // 5.0 and 5 are one user, as they are one room.
+  if (id.is_double() && std::abs(id.get_double()) < 9007199254740992.0 &&
+      std::trunc(id.get_double()) == id.get_double()) {
+    return json::serialize(json::value(static_cast<std::int64_t>(id.get_double())));
+  }
+  return json::serialize(id);
+}
 
 json::value id_from_presence(const std::string& presence_id) {
   boost::system::error_code ec;
@@ -266,9 +286,12 @@ void Gateway::install() {
 
       if (user->expires_at) {
         auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        auto remaining = std::chrono::milliseconds(static_cast<std::int64_t>((*user->expires_at - now) * 1000));
+        // Clamped: a far exp (e.g. 9999-12-31) overflows steady_clock's nanoseconds and would fire at once.
+        constexpr double kMaxWaitSeconds = 100.0 * 365 * 24 * 3600;
+        double seconds_left = std::clamp(*user->expires_at - now, 0.0, kMaxWaitSeconds);
+        auto remaining = std::chrono::milliseconds(static_cast<std::int64_t>(seconds_left * 1000));
         user->expiry_timer = std::make_unique<asio::steady_timer>(socket.context());
-        user->expiry_timer->expires_after(std::max(remaining, std::chrono::milliseconds(0)));
+        user->expiry_timer->expires_after(remaining);
         user->expiry_timer->async_wait([weak = socket.weak_from_this()](boost::system::error_code ec) {
           auto expired = weak.lock();
           if (ec || !expired || !expired->connected()) {
@@ -368,6 +391,10 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
     send_error(socket, "Invalid message format: an object is expected", name, &data);
     return;
   }
+  // Characters as JavaScript counts them (UTF-16 units), not bytes.
+  auto too_long = [this](const json::string& text) {
+    return core::utf16_length(std::string_view(text)) > config_.max_message_length;
+  };
   auto text_field = [&](std::string_view field) -> const json::string* {
     const auto* value = member(data, field);
     return value && value->is_string() ? &value->as_string() : nullptr;
@@ -377,7 +404,7 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
     const auto* to = member(data, "toUserId");
     const auto* message = text_field("message");
     std::string to_key = to ? user_key(*to) : std::string();
-    if (to_key.empty() || message == nullptr || message->empty() || message->size() > config_.max_message_length) {
+    if (to_key.empty() || message == nullptr || message->empty() || too_long(*message)) {
       send_error(socket,
                  "Invalid private message: toUserId (string or number) and message (1 to " +
                      std::to_string(config_.max_message_length) + " characters) are required",
@@ -427,7 +454,7 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
     socket.to(room_id).emit("room:user:left", json::array{std::move(who)});
   } else if (name == "room:message") {
     const auto* message = text_field("message");
-    if (message == nullptr || message->empty() || message->size() > config_.max_message_length) {
+    if (message == nullptr || message->empty() || too_long(*message)) {
       send_error(socket,
                  "Invalid room message: message (1 to " + std::to_string(config_.max_message_length) +
                      " characters) is required",

@@ -35,6 +35,9 @@ Services::Services(Gateway& gateway, std::size_t batch_size)
     : gateway_(gateway), batch_size_(std::max<std::size_t>(batch_size, 1)) {}
 
 void Services::emit(const EmitTarget& target, const std::string& event, const json::value& data) {
+  if (target.addressed && target.rooms.empty() && target.users.empty()) {
+    return;
+  }
   auto selection = gateway_.io().of(target.nsp).selection();
   for (const auto& room : target.rooms) {
     selection = selection.to(room);
@@ -100,7 +103,8 @@ std::optional<std::string> Services::business_event(const std::string& nsp, cons
   auto& io = gateway_.io();
   if (name == "user.created") {
     const auto* user = field(payload, "user");
-    if (user == nullptr || !user->is_object() || !user->as_object().contains("id")) {
+    if (user == nullptr || !user->is_object() || !user->as_object().contains("id") ||
+        user_key(user->as_object().at("id")).empty()) {
       return "user.created needs user {id, username, createdAt}";
     }
     const auto& object = user->as_object();
@@ -116,11 +120,15 @@ std::optional<std::string> Services::business_event(const std::string& nsp, cons
   }
   if (name == "user.login") {
     const auto* user = field(payload, "user");
-    if (user == nullptr || !user->is_object() || !user->as_object().contains("id")) {
+    if (user == nullptr || !user->is_object() || !user->as_object().contains("id") ||
+        user_key(user->as_object().at("id")).empty()) {
       return "user.login needs user {id, username} and ip";
     }
     const auto& object = user->as_object();
     std::string ip = text_of(field(payload, "ip"));
+    if (ip.empty()) {
+      return "user.login needs ip (string)";
+    }
     notify_all(nsp, Notification{"用户登录", "用户 " + text_of(object.if_contains("username")) + " 从 " + ip + " 登录",
                                  "info", json::object{{"userId", object.at("id")}, {"ip", ip}}});
     push_online_users(nsp);
@@ -157,8 +165,18 @@ std::optional<std::string> Services::business_event(const std::string& nsp, cons
     if (type == nullptr || !type->is_string() || !payload.contains("data")) {
       return "data.updated needs type (string) and data";
     }
+    // targetUsers, when given, must be user ids: anything else used to be ignored, and a
+    // non-array sent the update to everyone.
     std::vector<json::value> targets;
-    if (const auto* users = field(payload, "targetUsers"); users && users->is_array()) {
+    if (const auto* users = field(payload, "targetUsers")) {
+      if (!users->is_array()) {
+        return "data.updated: targetUsers must be an array of user ids";
+      }
+      for (const auto& user : users->as_array()) {
+        if (user_key(user).empty()) {
+          return "data.updated: targetUsers must be an array of user ids";
+        }
+      }
       targets.assign(users->as_array().begin(), users->as_array().end());
     }
     data_update(nsp, std::string(type->as_string()), payload.at("data"), targets);
@@ -166,8 +184,9 @@ std::optional<std::string> Services::business_event(const std::string& nsp, cons
   }
   if (name == "system.warning") {
     const auto* message = field(payload, "message");
-    if (message == nullptr || !message->is_string()) {
-      return "system.warning needs message (string) and level";
+    std::string level = text_of(field(payload, "level"));
+    if (message == nullptr || !message->is_string() || (level != "low" && level != "medium" && level != "high")) {
+      return "system.warning needs message (string) and level (low, medium or high)";
     }
     const auto* data = field(payload, "data");
     notify_all(nsp, Notification{"系统警告", std::string(message->as_string()), "warning", data ? *data : nullptr});
@@ -214,6 +233,7 @@ void Services::enqueue(std::vector<BatchMessage> messages) {
 }
 
 std::size_t Services::flush() {
+  std::lock_guard flushing(flush_mutex_);
   std::vector<BatchMessage> taken;
   {
     std::lock_guard lock(batch_mutex_);

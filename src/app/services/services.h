@@ -19,6 +19,7 @@ namespace iogate::app {
 
 struct EmitTarget {
   std::string nsp = "/admin";
+  bool addressed = false;  // rooms or users were given: an empty selection then reaches nobody
   std::vector<std::string> rooms;
   std::vector<boost::json::value> users;  // user ids: their rooms user:<id>
   std::vector<std::string> except;        // rooms
@@ -78,6 +79,7 @@ class Services {
   Gateway& gateway_;
   std::size_t batch_size_;
   std::mutex batch_mutex_;
+  std::mutex flush_mutex_;  // one flush at a time, so batches go out in order
   std::vector<BatchMessage> batch_;
 };
 

@@ -13,6 +13,7 @@ const ENV_VARS = {
   conformance: "IOGATE_CONFORMANCE_SERVER",
   integration: "IOGATE_INTEGRATION_SERVER",
   chat: "IOGATE_CHAT_SERVER",
+  gateway: "IOGATE_SERVER",
 };
 
 const LISTEN_RE = /^iogate listening on port (\d+)\s*$/;
@@ -81,17 +82,20 @@ function binaryPath(kind) {
 
 /**
  * Starts a server.
- * @param {"conformance"|"integration"} kind
- * @param {{args?: string[], timeoutMs?: number}} [options]
+ * @param {"conformance"|"integration"|"chat"|"gateway"} kind
+ * @param {{args?: string[], timeoutMs?: number, env?: Object<string,string>, port?: string|null}} [options]
+ *   `env` replaces the child's environment (default: this process's);
+ *   `port` is passed as --port (default "0"; null passes no --port).
  * @returns {Promise<{port:number, url:string, host:string, output():string, stop():Promise<{code:number|null, signal:string|null}>, child: import("node:child_process").ChildProcess}>}
  */
 function startServer(kind, options = {}) {
   installExitHooks();
   const file = binaryPath(kind);
-  const args = ["--port", "0", ...(options.args || [])];
+  const port = options.port === undefined ? "0" : options.port;
+  const args = [...(port === null ? [] : ["--port", String(port)]), ...(options.args || [])];
   const timeoutMs = options.timeoutMs || START_TIMEOUT_MS;
 
-  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env || process.env });
   live.add(child);
 
   let output = "";
