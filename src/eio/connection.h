@@ -4,6 +4,7 @@
 // benchmarks of the layers above.
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,8 @@ class ConnectionHandler {
 class Connection {
  public:
   virtual const std::string& id() const noexcept = 0;
-  virtual const Handshake& handshake() const noexcept = 0;
+  // Shared, so that what outlives the session (a socket still in its middlewares) may keep it.
+  virtual const std::shared_ptr<const Handshake>& handshake() const noexcept = 0;
   virtual Revision revision() const noexcept = 0;
   virtual std::size_t shard() const noexcept = 0;
   virtual boost::asio::io_context& context() noexcept = 0;

@@ -132,14 +132,6 @@ std::size_t Server::shard_for(const net::HttpRequest& request, std::size_t curre
   return shard && *shard < pool_.size() ? *shard : current_shard;
 }
 
-std::size_t Server::session_count() const noexcept {
-  std::size_t count = 0;
-  for (const auto& table : tables_) {
-    count += table->size();
-  }
-  return count;
-}
-
 void Server::close_all(std::function<void()> done) {
   auto shards_left = std::make_shared<std::atomic<std::size_t>>(pool_.size());
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
@@ -213,9 +205,11 @@ void Server::on_request(const std::shared_ptr<net::HttpConnection>& connection, 
         return;
       }
       auto ws = connection->accept_websocket(request, options_.max_http_buffer_size);
-      if (ws) {
-        session->on_upgrade_websocket(ws);
+      if (!ws) {
+        refuse(ErrorCode::bad_request);
+        return;
       }
+      session->on_upgrade_websocket(ws);
       return;
     }
     bool session_polling = session->transport() == Session::Transport::polling;
@@ -276,6 +270,7 @@ void Server::handshake(const std::shared_ptr<net::HttpConnection>& connection, n
   if (request.websocket_upgrade) {
     ws = connection->accept_websocket(request, options_.max_http_buffer_size);
     if (!ws) {
+      connection->reject_upgrade(default_message(ErrorCode::bad_request));
       return;
     }
     transport = Session::Transport::websocket;

@@ -63,8 +63,6 @@ class Server final : public net::RequestHandler {
   // Closes every session ("server shutting down"); call from any thread. `done` runs once every
   // shard has closed its sessions (their last bytes may still be in flight).
   void close_all(std::function<void()> done = {});
-  // Sessions on all shards (approximate when read off-shard).
-  std::size_t session_count() const noexcept;
 
   std::size_t shard_for(const net::HttpRequest& request, std::size_t current_shard) override;
   void on_request(const std::shared_ptr<net::HttpConnection>& connection, net::HttpRequest& request) override;

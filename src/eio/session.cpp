@@ -92,11 +92,12 @@ Session::Session(SessionTable& table, std::string sid, Revision revision, Transp
       sid_(std::move(sid)),
       revision_(revision),
       transport_(transport),
-      handshake_(std::move(handshake)),
+      handshake_(std::make_shared<const Handshake>(std::move(handshake))),
       supports_binary_(supports_binary),
       heartbeat_timer_(table.server().pool().context(table.shard())),
       upgrade_timer_(table.server().pool().context(table.shard())),
-      noop_timer_(table.server().pool().context(table.shard())) {}
+      noop_timer_(table.server().pool().context(table.shard())),
+      close_timer_(table.server().pool().context(table.shard())) {}
 
 Session::~Session() = default;
 
@@ -160,6 +161,12 @@ void Session::send(const SharedPacket& packet) {
     send_on_websocket(packet);
     return;
   }
+  // A polling client that stops fetching is cut off rather than allowed to grow the buffer.
+  buffered_bytes_ += packet->frame.size();
+  if (buffered_bytes_ > 4 * table_.server().options().max_http_buffer_size + (1 << 20)) {
+    fail("transport error");
+    return;
+  }
   write_buffer_.push_back(packet);
   if (pending_poll_) {
     schedule_poll_flush();
@@ -204,6 +211,7 @@ void Session::flush_poll() {
   }
   std::vector<SharedPacket> packets;
   packets.swap(write_buffer_);
+  buffered_bytes_ = 0;
   answer_poll(packets);
   if (closing_) {
     finish("forced close");
@@ -260,12 +268,6 @@ void Session::on_data(const std::shared_ptr<net::HttpConnection>& connection, co
   const auto& options = table_.server().options();
   net::HttpResponse response;
   add_cors_headers(options.cors, request, response.headers);
-  if (post_in_flight_) {
-    response.status = 400;
-    connection->respond(std::move(response));
-    fail("transport error");
-    return;
-  }
   const std::string* content_type = request.header("content-type");
   bool binary_body = content_type != nullptr && *content_type == "application/octet-stream";
   if (binary_body && revision_ == Revision::v4) {
@@ -279,7 +281,6 @@ void Session::on_data(const std::shared_ptr<net::HttpConnection>& connection, co
     connection->respond(std::move(response));
     return;
   }
-  post_in_flight_ = true;
   auto self = shared_from_this();
   bool stopped_by_close = false;
   auto deliver = [&](const PacketView& packet) {
@@ -293,7 +294,6 @@ void Session::on_data(const std::shared_ptr<net::HttpConnection>& connection, co
   bool well_formed = revision_ == Revision::v4 ? decode_payload_v4(request.body, deliver)
                      : binary_body            ? decode_payload_v3_binary(request.body, deliver)
                                               : decode_payload_v3_text(request.body, deliver);
-  post_in_flight_ = false;
   response.headers.emplace_back("Content-Type", "text/html");
   response.body = "ok";
   connection->respond(std::move(response));
@@ -311,7 +311,7 @@ void Session::on_data(const std::shared_ptr<net::HttpConnection>& connection, co
 // ---- packets --------------------------------------------------------------------------------
 
 void Session::on_packet(const PacketView& packet) {
-  if (closed_) {
+  if (closed_ || closing_) {
     return;
   }
   switch (packet.type) {
@@ -465,6 +465,7 @@ void Session::finish_upgrade() {
   upgraded_ = true;
   std::vector<SharedPacket> packets;
   packets.swap(write_buffer_);
+  buffered_bytes_ = 0;
   for (const auto& packet : packets) {
     send_on_websocket(packet);
   }
@@ -513,10 +514,11 @@ void Session::close() {
   if (pending_poll_) {
     schedule_poll_flush();
   } else {
-    heartbeat_timer_.expires_after(table_.server().options().ping_timeout);
-    heartbeat_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    heartbeat_timer_.cancel();
+    close_timer_.expires_after(table_.server().options().ping_timeout);
+    close_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (auto self = weak.lock(); self && !ec) {
-        self->finish("forced close");
+        self->fail("forced close");
       }
     });
   }
@@ -527,6 +529,7 @@ void Session::fail(std::string_view reason) {
     return;
   }
   write_buffer_.clear();
+  buffered_bytes_ = 0;
   if (pending_poll_) {
     answer_poll({close_packet()});
   }
@@ -541,6 +544,10 @@ void Session::finish(std::string_view reason) {
   heartbeat_timer_.cancel();
   upgrade_timer_.cancel();
   noop_timer_.cancel();
+  close_timer_.cancel();
+  if (pending_poll_) {
+    answer_poll({close_packet()});
+  }
   if (probe_) {
     probe_->set_handler(nullptr);
     probe_->close();
@@ -550,7 +557,6 @@ void Session::finish(std::string_view reason) {
     websocket_->set_handler(nullptr);
     websocket_->close();
   }
-  pending_poll_.reset();
   auto self = shared_from_this();
   table_.erase(sid_);
   if (handler_) {

@@ -59,7 +59,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
   // Connection
   const std::string& id() const noexcept override { return sid_; }
-  const Handshake& handshake() const noexcept override { return handshake_; }
+  const std::shared_ptr<const Handshake>& handshake() const noexcept override { return handshake_; }
   Revision revision() const noexcept override { return revision_; }
   std::size_t shard() const noexcept override { return table_.shard(); }
   boost::asio::io_context& context() noexcept override;
@@ -110,14 +110,13 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   std::string sid_;
   Revision revision_;
   Transport transport_;
-  Handshake handshake_;
+  std::shared_ptr<const Handshake> handshake_;
   bool supports_binary_;  // v3 polling: binary payloads allowed (no b64 in the query)
   bool upgraded_ = false;
   bool closing_ = false;  // flushing before a server-side close
   bool closed_ = false;
   bool awaiting_pong_ = false;
   bool poll_flush_scheduled_ = false;
-  bool post_in_flight_ = false;
   UpgradeState upgrade_state_ = UpgradeState::none;
 
   std::unique_ptr<ConnectionHandler> handler_;
@@ -131,6 +130,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   boost::asio::steady_timer heartbeat_timer_;
   boost::asio::steady_timer upgrade_timer_;
   boost::asio::steady_timer noop_timer_;
+  boost::asio::steady_timer close_timer_;  // a polling close waiting for its last poll
+  std::size_t buffered_bytes_ = 0;         // in write_buffer_
 };
 
 }  // namespace iogate::eio

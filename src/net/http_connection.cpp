@@ -320,7 +320,8 @@ void HttpConnection::reject_upgrade(std::string_view message) {
 std::shared_ptr<WsConnection> HttpConnection::accept_websocket(const HttpRequest& request,
                                                                std::size_t max_message_size) {
   const std::string* key = request.header("sec-websocket-key");
-  if (!awaiting_response_ || closed_ || key == nullptr) {
+  const std::string* version = request.header("sec-websocket-version");
+  if (!awaiting_response_ || closed_ || key == nullptr || key->empty() || version == nullptr || *version != "13") {
     return nullptr;
   }
   awaiting_response_ = false;

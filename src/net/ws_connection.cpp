@@ -17,7 +17,7 @@ constexpr std::size_t kShardReadBufferSize = 64 * 1024;
 // Reads per readiness event before yielding to other connections of the shard.
 constexpr int kReadsPerWakeup = 4;
 // A peer that does not read is cut off rather than allowed to grow our memory without bound.
-constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
+constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;
 
 char* shard_read_buffer() {
   thread_local std::unique_ptr<char[]> buffer(new char[kShardReadBufferSize]);
@@ -242,18 +242,18 @@ void WsConnection::linger() {
 
 void WsConnection::drain() {
   char* buffer = shard_read_buffer();
-  for (;;) {
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
     boost::system::error_code ec;
     socket_.read_some(asio::buffer(buffer, kShardReadBufferSize), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      read();
-      return;
+      break;
     }
     if (ec) {
       terminate();
       return;
     }
   }
+  read();
 }
 
 void WsConnection::terminate() {

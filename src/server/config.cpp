@@ -83,8 +83,8 @@ const std::vector<Entry>& entries() {
   static const std::vector<Entry> all = [] {
     Config d;
     std::vector<Entry> e;
-    e.push_back(entry("server.host", "--host", "address the Socket.IO listener binds", d.host,
-                      [](Config& c, const std::string& v) { c.host = v; }));
+    e.push_back(entry("server.host", "--host", "address the Socket.IO listener binds (an IP address)", d.host,
+                      [](Config& c, const std::string& v) { c.host = v == "localhost" ? "127.0.0.1" : v; }));
     e.push_back(entry("server.port", "--port", "Socket.IO port", std::to_string(d.port),
                       [](Config& c, const std::string& v) { c.port = parse_number<std::uint16_t>("port", v); }));
     e.push_back(entry("server.path", "--path", "Socket.IO path", d.path, [](Config& c, const std::string& v) {
@@ -200,8 +200,8 @@ const std::vector<Entry>& entries() {
                           throw std::invalid_argument("rate-window: must be at least 1 second");
                         }
                       }));
-    e.push_back(entry("api.host", "--api-host", "address of the back-end HTTP API", d.api_host,
-                      [](Config& c, const std::string& v) { c.api_host = v; }));
+    e.push_back(entry("api.host", "--api-host", "address of the back-end HTTP API (an IP address)", d.api_host,
+                      [](Config& c, const std::string& v) { c.api_host = v == "localhost" ? "127.0.0.1" : v; }));
     e.push_back(entry("api.port", "--api-port", "back-end HTTP API port (0: off)", std::to_string(d.api_port),
                       [](Config& c, const std::string& v) { c.api_port = parse_number<std::uint16_t>("api-port", v); }));
     e.push_back(entry("api.key", "--api-key", "API key (X-API-Key or Bearer); required off loopback", "",

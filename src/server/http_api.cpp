@@ -29,6 +29,12 @@ json::object parse_body(const net::HttpRequest& request) {
   if (request.body.empty()) {
     throw ApiError{400, "a JSON object body is required"};
   }
+  // Only application/json: a browser cannot send that cross-site without a preflight, which
+  // this API never answers, so a page cannot drive a keyless loopback API.
+  const std::string* content_type = request.header("content-type");
+  if (content_type == nullptr || !content_type->starts_with("application/json")) {
+    throw ApiError{415, "Content-Type must be application/json"};
+  }
   boost::system::error_code ec;
   json::value value = json::parse(request.body, ec);
   if (ec) {
@@ -300,6 +306,8 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
     connection->respond(json_response(200, json::object{{"ok", true}}));
   } catch (const ApiError& error) {
     connection->respond(json_response(error.status, json::object{{"error", error.message}}));
+  } catch (const std::exception& error) {
+    connection->respond(json_response(500, json::object{{"error", std::string("internal error: ") + error.what()}}));
   }
 }
 

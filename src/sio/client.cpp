@@ -140,11 +140,17 @@ void Client::finish_connect(const std::shared_ptr<Socket>& socket, std::optional
     reply.data = json::object{{"sid", socket->id()}};
   }
   write(reply);
-  for (const auto& handler : socket->nsp().connection_handlers_) {
-    if (!socket->connected()) {
-      break;
+  try {
+    for (const auto& handler : socket->nsp().connection_handlers_) {
+      if (!socket->connected()) {
+        break;
+      }
+      handler(*socket);
     }
-    handler(*socket);
+  } catch (const std::exception& failure) {
+    // A connection handler that throws leaves the socket half set up: let it go.
+    socket->report_error(std::string("connection handler failed: ") + failure.what());
+    socket->disconnect();
   }
 }
 
@@ -179,10 +185,13 @@ void Client::remove(Socket& socket) {
   std::erase_if(sockets_, [&](const auto& entry) { return entry.second.get() == &socket; });
 }
 
+// As the reference: the sockets leave at once ("forced server close"); the engine session
+// then flushes and closes.
 void Client::close() {
   if (closed_) {
     return;
   }
+  on_close("forced server close");
   connection_.close();
 }
 

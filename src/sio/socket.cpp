@@ -1,5 +1,6 @@
 #include "sio/socket.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
@@ -34,17 +35,25 @@ struct Socket::AckTimer {
 };
 
 Socket::Socket(Client& client, Namespace& nsp, ShardNamespace& shard_nsp, std::string id, json::value auth)
-    : client_(&client), nsp_(nsp), shard_nsp_(shard_nsp), id_(std::move(id)), auth_(std::move(auth)) {}
+    : client_(&client),
+      handshake_(client.connection().handshake()),
+      context_(client.connection().context()),
+      shard_(client.connection().shard()),
+      connection_id_(client.connection().id()),
+      nsp_(nsp),
+      shard_nsp_(shard_nsp),
+      id_(std::move(id)),
+      auth_(std::move(auth)) {}
 
 Socket::~Socket() = default;
 
-const eio::Handshake& Socket::handshake() const noexcept { return client_->connection().handshake(); }
+const eio::Handshake& Socket::handshake() const noexcept { return *handshake_; }
 
-std::size_t Socket::shard() const noexcept { return client_->connection().shard(); }
+std::size_t Socket::shard() const noexcept { return shard_; }
 
-const std::string& Socket::connection_id() const noexcept { return client_->connection().id(); }
+const std::string& Socket::connection_id() const noexcept { return connection_id_; }
 
-boost::asio::io_context& Socket::context() noexcept { return client_->connection().context(); }
+boost::asio::io_context& Socket::context() noexcept { return context_; }
 
 void Socket::on(std::string event, EventHandler handler) { handlers_.emplace_back(std::move(event), std::move(handler)); }
 
@@ -144,7 +153,7 @@ void Socket::emit_with_ack(std::string_view event, Payload payload, std::chrono:
   packet.id = nsp_.next_ack_id();
   register_ack(*packet.id, std::move(handler));
   auto& ack_timer = pending_acks_.back().timer;
-  ack_timer = std::make_unique<AckTimer>(client_->connection().context());
+  ack_timer = std::make_unique<AckTimer>(context_);
   ack_timer->timer.expires_after(timeout);
   ack_timer->timer.async_wait([weak = weak_from_this(), id = *packet.id](boost::system::error_code ec) {
     auto self = weak.lock();
@@ -225,9 +234,7 @@ void Socket::run_middlewares(std::size_t index, std::shared_ptr<Event> event) {
       return;
     }
     if (error) {
-      for (const auto& handler : self->error_handlers_) {
-        handler(*self, *error);
-      }
+      self->report_error(*error);
       return;
     }
     self->run_middlewares(index + 1, event);
@@ -238,17 +245,31 @@ void Socket::dispatch(Event& event) {
   auto keep = shared_from_this();
   // Handlers may add handlers (after a login, say): those wait for the next event, as in Node,
   // and each handler runs from a copy since an addition may reallocate the vector under it.
-  const std::size_t any_count = any_handlers_.size();
-  for (std::size_t i = 0; i < any_count; ++i) {
-    auto handler = any_handlers_[i];
-    handler(*this, event);
-  }
-  const std::size_t count = handlers_.size();
-  for (std::size_t i = 0; i < count; ++i) {
-    if (handlers_[i].first == event.name && connected_) {
-      auto handler = handlers_[i].second;
+  // An exception from application code must not unwind into the event loop: it becomes an
+  // error for this socket's on_error handlers.
+  try {
+    const std::size_t any_count = any_handlers_.size();
+    for (std::size_t i = 0; i < any_count; ++i) {
+      auto handler = any_handlers_[i];
       handler(*this, event);
     }
+    const std::size_t count = handlers_.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (handlers_[i].first == event.name && connected_) {
+        auto handler = handlers_[i].second;
+        handler(*this, event);
+      }
+    }
+  } catch (const std::exception& error) {
+    report_error(std::string("handler for '") + event.name + "' failed: " + error.what());
+  }
+}
+
+void Socket::report_error(const std::string& message) {
+  const std::size_t count = error_handlers_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    auto handler = error_handlers_[i];
+    handler(*this, message);
   }
 }
 
@@ -285,12 +306,15 @@ void Socket::disconnect(bool close) {
 }
 
 void Socket::on_close(std::string_view reason) {
-  if (!connected_) {
+  if (!connected_ || closing_) {
     return;
   }
+  closing_ = true;
   auto keep = shared_from_this();
-  for (const auto& handler : disconnecting_handlers_) {
-    handler(*this, reason);
+  std::string why(reason);
+  for (std::size_t i = 0, count = disconnecting_handlers_.size(); i < count; ++i) {
+    auto handler = disconnecting_handlers_[i];
+    handler(*this, why);
   }
   connected_ = false;
   for (const auto& room : rooms_) {
@@ -298,13 +322,18 @@ void Socket::on_close(std::string_view reason) {
   }
   rooms_.clear();
   shard_nsp_.remove(*this);
+  // Acks that can no longer come are answered as timed out, in a later turn.
+  for (auto& pending : pending_acks_) {
+    boost::asio::post(context_, [handler = std::move(pending.handler)] { handler(std::nullopt); });
+  }
   pending_acks_.clear();
   if (!outgoing_handlers_.empty()) {
     nsp_.outgoing_watchers_.fetch_sub(1, std::memory_order_relaxed);
   }
   client_->remove(*this);
-  for (const auto& handler : disconnect_handlers_) {
-    handler(*this, reason);
+  for (std::size_t i = 0, count = disconnect_handlers_.size(); i < count; ++i) {
+    auto handler = disconnect_handlers_[i];
+    handler(*this, why);
   }
 }
 

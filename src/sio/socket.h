@@ -107,13 +107,18 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void dispatch(Event& event);
   void run_middlewares(std::size_t index, std::shared_ptr<Event> event);
   void on_ack(Packet& packet);
+  void report_error(const std::string& message);
   void on_close(std::string_view reason);
   void send_packet(Packet& packet, bool is_volatile = false);
   void register_ack(std::uint64_t id, AckHandler handler);
   void notify_outgoing(std::string_view event, const Payload& payload);
   void notify_outgoing(const Packet& packet);
 
-  Client* client_;
+  Client* client_;  // valid while connected_ or while the client runs this socket's middlewares
+  std::shared_ptr<const eio::Handshake> handshake_;
+  boost::asio::io_context& context_;
+  std::size_t shard_;
+  std::string connection_id_;
   Namespace& nsp_;
   ShardNamespace& shard_nsp_;
   std::string id_;
@@ -121,6 +126,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::json::object data_;
   std::vector<std::string> rooms_;
   bool connected_ = false;
+  bool closing_ = false;
 
   std::vector<std::pair<std::string, EventHandler>> handlers_;
   std::vector<EventHandler> any_handlers_;

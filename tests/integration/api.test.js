@@ -595,6 +595,8 @@ describe("the API on loopback without a key", () => {
       await fails(post(srv, "/api/emit", "\"text\""), 400, /must be a JSON object/);
       await fails(post(srv, "/api/emit", "42"), 400, /must be a JSON object/);
       await fails(post(srv, "/api/emit", { data: 1 }), 400, /missing field 'event'/);
+      await fails(request(srv, "POST", "/api/emit", JSON.stringify({ event: e }), { "Content-Type": "text/plain" }), 415,
+        /Content-Type must be application\/json/);
       await fails(post(srv, "/api/emit", { event: "" }), 400, /'event' must be a non-empty string/);
       await fails(post(srv, "/api/emit", { event: 7 }), 400, /'event' must be a non-empty string/);
       await fails(post(srv, "/api/emit", { event: e, rooms: "r" }), 400, /'rooms' must be an array of strings/);

@@ -1501,3 +1501,66 @@ describe("configuration: TOML < IOGATE_* environment < flags", () => {
     }
   });
 });
+
+describe("namespaces outside the gateways", () => {
+  let srv;
+  before(async () => {
+    srv = await startGateway();
+  });
+  after(async () => {
+    closeAll();
+    await srv.stop();
+  });
+
+  it("refuses '/' and unknown namespaces even with a valid token", T, async () => {
+    const u = newUser("root");
+    for (const nsp of ["/", "/other"]) {
+      const err = await refused(srv.url, nsp, { token: tokenFor(u.id, u.username) });
+      assert.equal(err.message, "Invalid namespace");
+    }
+  });
+});
+
+describe("structured log lines", () => {
+  let srv;
+  before(async () => {
+    srv = await startGateway({ args: ["--log-level", "info", "--rate-limit", "1", "--rate-window", "60"] });
+  });
+  after(async () => {
+    closeAll();
+    await srv.stop();
+  });
+
+  /** Waits (bounded) until the server output has a line matching `pattern`. */
+  async function logLine(pattern) {
+    const deadline = Date.now() + WAIT_MS;
+    while (Date.now() < deadline) {
+      const line = srv.output().split("\n").find((l) => pattern.test(l));
+      if (line) return line;
+      await sleep(50);
+    }
+    assert.fail(`no log line matching ${pattern} in:\n${srv.output().slice(-4000)}`);
+  }
+
+  it("logs connect, refusals, limit hits, client errors and disconnects with socket id, namespace and user", T, async () => {
+    const u = newUser("logger");
+    const c = await connectAs(srv.url, "/web", u);
+    const sid = c.socket.id;
+    await logLine(new RegExp(`info event=connect nsp=/web sid=${sid} user=${u.id}$`));
+
+    await refused(srv.url, "/web", { token: "not-a-token" });
+    await logLine(/info event=refused nsp=\/web sid=\S+ code=AUTH_TOKEN_MALFORMED/);
+
+    c.socket.emit("room:join", { roomId: "logs" });
+    c.socket.emit("room:join", { roomId: "logs-2" });
+    await c.rec.next("rate:limit:exceeded");
+    await logLine(new RegExp(`info event=rate-limited nsp=/web sid=${sid} user=${u.id} client_event=room:join`));
+
+    c.socket.emit("no:such:event", {});
+    await c.rec.next("error");
+    await logLine(new RegExp(`info event=client-error nsp=/web sid=${sid} user=${u.id} client_event=no:such:event message="Unknown event"`));
+
+    c.socket.disconnect();
+    await logLine(new RegExp(`info event=disconnect nsp=/web sid=${sid} user=${u.id} reason="client namespace disconnect"`));
+  });
+});

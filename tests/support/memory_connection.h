@@ -30,7 +30,7 @@ class MemoryConnection final : public eio::Connection {
         shard_(shard),
         revision_(revision),
         id_(next_id()),
-        handshake_(std::move(handshake)) {}
+        handshake_(std::make_shared<const eio::Handshake>(std::move(handshake))) {}
 
   MemoryConnection(const MemoryConnection&) = delete;
   MemoryConnection& operator=(const MemoryConnection&) = delete;
@@ -65,7 +65,7 @@ class MemoryConnection final : public eio::Connection {
 
   // eio::Connection
   const std::string& id() const noexcept override { return id_; }
-  const eio::Handshake& handshake() const noexcept override { return handshake_; }
+  const std::shared_ptr<const eio::Handshake>& handshake() const noexcept override { return handshake_; }
   eio::Revision revision() const noexcept override { return revision_; }
   std::size_t shard() const noexcept override { return shard_; }
   boost::asio::io_context& context() noexcept override { return context_; }
@@ -133,7 +133,7 @@ class MemoryConnection final : public eio::Connection {
   std::size_t shard_;
   eio::Revision revision_;
   std::string id_;
-  eio::Handshake handshake_;
+  std::shared_ptr<const eio::Handshake> handshake_;
   std::unique_ptr<eio::ConnectionHandler> handler_;
   std::vector<eio::SharedPacket> sent_;
   // Posted closes check it: the connection may be gone by the time the loop runs them.

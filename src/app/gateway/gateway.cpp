@@ -88,7 +88,12 @@ bool status_is_active(const json::value* status) {
   return status->is_double() && status->get_double() == 1.0;
 }
 
+std::string user_of(sio::Socket& socket);
+std::string loggable(std::string_view text);
+
 void send_error(sio::Socket& socket, std::string message, std::string_view event, const json::value* data = nullptr) {
+  spdlog::info("event=client-error nsp={} sid={} user={} client_event={} message=\"{}\"", socket.nsp().name(),
+               socket.id(), loggable(user_of(socket)), loggable(event), loggable(message));
   json::object body{{"message", std::move(message)}, {"event", event}, {"timestamp", iso_timestamp()}};
   if (data != nullptr) {
     body["data"] = *data;
@@ -112,7 +117,33 @@ bool valid_room_name(std::string_view room, std::size_t max_length) {
 
 std::string presence_key(const std::string& nsp, const std::string& user) { return nsp + '\n' + user; }
 
+
 constexpr std::string_view kPresenceMarker = "_iogate_presence";
+
+}  // namespace
+
+namespace {
+
+// Client-chosen text in a log line: bounded, one line, no quotes to break the key=value form.
+std::string loggable(std::string_view text) {
+  constexpr std::size_t kMax = 64;
+  std::string out;
+  for (char c : text.substr(0, kMax)) {
+    auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 0x20 || u == 0x7f || c == '"' || c == '\\' ? '?' : c);
+  }
+  if (text.size() > kMax) {
+    out += "...";
+  }
+  return out;
+}
+
+// The user id a socket authenticated as, for log lines.
+std::string user_of(sio::Socket& socket) {
+  const auto* user = socket.data().if_contains("user");
+  const auto* id = user != nullptr && user->is_object() ? user->as_object().if_contains("id") : nullptr;
+  return id != nullptr ? user_key(*id) : std::string("-");
+}
 
 }  // namespace
 
@@ -189,6 +220,10 @@ Gateway::Gateway(sio::Server& io, GatewayConfig config, JwtVerifier verifier, Pr
 Gateway::~Gateway() = default;
 
 void Gateway::install() {
+  // "/" always exists in a Socket.IO server; unless it is a gateway, nobody may use it.
+  if (!config_.namespaces.contains("/")) {
+    io_.of("/").use([](sio::Socket&, auto next) { next(sio::ConnectError{"Invalid namespace", nullptr}); });
+  }
   for (const auto& entry : config_.namespaces) {
     const std::string& nsp_name = entry.first;
     auto& nsp = io_.of(nsp_name);
@@ -306,16 +341,16 @@ void Gateway::install() {
       }
 
       socket.on_any([this, user, enabled](sio::Socket& s, sio::Event& event) {
-        if (!enabled.contains(event.name)) {
-          send_error(s, "Unknown event", event.name);
-          return;
-        }
+        // Unknown events share one budget, so made-up names cannot multiply the limit.
+        bool known = enabled.contains(event.name);
         auto rule_it = config_.event_rate_limits.find(event.name);
-        const RateLimit& rule = rule_it == config_.event_rate_limits.end() ? config_.rate_limit : rule_it->second;
-        if (!rate_limiter_.allow(user->nsp + '\n' + user->key + '\n' + event.name, rule,
+        const RateLimit& rule =
+            !known || rule_it == config_.event_rate_limits.end() ? config_.rate_limit : rule_it->second;
+        std::string_view budget = known ? std::string_view(event.name) : std::string_view("\n*unknown*");
+        if (!rate_limiter_.allow(user->nsp + '\n' + user->key + '\n' + std::string(budget), rule,
                                  std::chrono::steady_clock::now())) {
-          spdlog::info("event=rate-limited nsp={} sid={} user={} client_event={}", user->nsp, s.id(), user->key,
-                       event.name);
+          spdlog::info("event=rate-limited nsp={} sid={} user={} client_event={}", user->nsp, s.id(),
+                       loggable(user->key), loggable(event.name));
           s.emit("rate:limit:exceeded",
                  json::array{json::object{{"event", event.name},
                                           {"limit", rule.limit},
@@ -323,6 +358,10 @@ void Gateway::install() {
                                           {"message", "Too many " + event.name + " events: at most " +
                                                           std::to_string(rule.limit) + " per " +
                                                           std::to_string(rule.window_seconds) + " s"}}});
+          return;
+        }
+        if (!known) {
+          send_error(s, "Unknown event", event.name);
           return;
         }
         handle_event(s, event, *user);
@@ -346,6 +385,9 @@ void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
   auto& nsp = socket.nsp();
   json::array payload{json::object{{"userId", user.id}, {"username", user.username}, {"timestamp", ""}}};
   if (config_.offline_grace.count() == 0) {
+    if (presence_.is_online(user.nsp, user.presence_key)) {
+      return;  // a new connection came in meanwhile, on another shard
+    }
     payload[0].as_object()["timestamp"] = iso_timestamp();
     nsp.emit("user:offline", std::move(payload));
     return;
@@ -358,9 +400,9 @@ void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
     state_->pending_offline[key] = generation;
   }
   auto timer = std::make_shared<asio::steady_timer>(socket.context(), config_.offline_grace);
-  timer->async_wait([timer, key, generation, &nsp, payload = std::move(payload),
-                     state = state_](boost::system::error_code ec) mutable {
-    if (ec) {
+  timer->async_wait([this, timer, key, generation, &nsp, payload = std::move(payload), nsp_name = user.nsp,
+                     presence_key = user.presence_key, state = state_](boost::system::error_code ec) mutable {
+    if (ec || presence_.is_online(nsp_name, presence_key)) {
       return;
     }
     {
@@ -438,9 +480,15 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
     send_error(socket, "Rooms named user:… belong to the server", name, &data);
     return;
   }
+
   json::object who{{"userId", user.id}, {"username", user.username}, {"roomId", room_id}};
 
   if (name == "room:join") {
+    // The socket's own id room and its user room are not the client's to count.
+    if (!socket.in_room(room_id) && socket.rooms().size() >= config_.max_rooms_per_connection + 2) {
+      send_error(socket, "Too many rooms: at most " + std::to_string(config_.max_rooms_per_connection), name, &data);
+      return;
+    }
     socket.join(room_id);
     socket.emit("room:joined", json::array{json::object{{"roomId", room_id}}});
     socket.to(room_id).emit("room:user:joined", json::array{std::move(who)});

@@ -34,6 +34,7 @@ struct GatewayConfig {
   std::chrono::seconds presence_cleanup_interval{300};
   std::size_t max_message_length = 10'000;
   std::size_t max_room_name_length = 128;
+  std::size_t max_rooms_per_connection = 100;  // rooms a client may join (its own user room aside)
 };
 
 }  // namespace iogate::app

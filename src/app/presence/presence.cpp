@@ -9,6 +9,8 @@ PresenceStore::AddResult MemoryPresence::add(const std::string& nsp, const std::
                                              std::optional<std::string>& evicted) {
   std::lock_guard lock(mutex_);
   auto& connections = namespaces_[nsp][user_key];
+  // Decided before any eviction: a replaced connection does not make the user new again.
+  bool first = connections.empty();
   if (limit > 0 && connections.size() >= limit) {
     if (!evict_oldest) {
       return AddResult::refused;
@@ -17,7 +19,6 @@ PresenceStore::AddResult MemoryPresence::add(const std::string& nsp, const std::
     connections.erase(connections.begin());
     --connection_counts_[nsp];
   }
-  bool first = connections.empty();
   connections.push_back(Connection{socket_id, std::chrono::system_clock::now()});
   ++connection_counts_[nsp];
   return first ? AddResult::first_connection : AddResult::added;
