@@ -119,11 +119,6 @@ app::Notification notification_from(const json::object& body) {
   return notification;
 }
 
-json::value id_from_path(std::string_view text) {
-  bool numeric = !text.empty() && text.size() < 16 &&
-                 std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return numeric ? json::value(std::stoll(std::string(text))) : json::value(std::string(text));
-}
 
 bool key_matches(const std::string& expected, std::string_view given) {
   return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
@@ -191,7 +186,7 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
     constexpr std::string_view kUserPresence = "/api/presence/users/";
     if (get && path.starts_with(kUserPresence) && path.size() > kUserPresence.size()) {
       std::string nsp = namespace_of(nullptr);
-      json::value id = id_from_path(std::string_view(path).substr(kUserPresence.size()));
+      json::value id = app::user_id_from_text(std::string_view(path).substr(kUserPresence.size()));
       json::array sockets;
       for (const auto& c : services_.gateway().presence().connections(nsp, app::presence_id(id))) {
         sockets.push_back(json::object{{"socketId", c.socket_id}, {"since", app::iso_timestamp(c.since)}});
@@ -208,7 +203,7 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
       json::object body = request.body.empty() ? json::object{} : parse_body(request);
       std::string nsp = namespace_of(&body);
       json::value id =
-          id_from_path(std::string_view(path).substr(kUsers.size(), path.size() - kUsers.size() - kDisconnect.size()));
+          app::user_id_from_text(std::string_view(path).substr(kUsers.size(), path.size() - kUsers.size() - kDisconnect.size()));
       services_.disconnect_user(nsp, id);
       connection->respond(json_response(200, json::object{{"ok", true}, {"namespace", nsp}, {"userId", id}}));
       return;

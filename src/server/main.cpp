@@ -61,11 +61,6 @@ std::chrono::seconds parse_ttl(const std::string& text) {
   }
 }
 
-json::value user_id_value(const std::string& text) {
-  bool numeric = !text.empty() && text.size() < 16 &&
-                 std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return numeric ? json::value(std::stoll(text)) : json::value(text);
-}
 
 // Runs `tick` every `period` on one loop until that loop stops.
 class Periodic {
@@ -91,7 +86,9 @@ class Periodic {
   std::function<void()> tick_;
 };
 
-void push_live_data(sio::Server& io, app::Gateway& gateway, app::SystemStats& stats) {
+void push_live_data(app::Services& services, app::SystemStats& stats) {
+  auto& gateway = services.gateway();
+  auto& io = gateway.io();
   double cpu = stats.cpu_percent();
   double memory = app::SystemStats::memory_percent();
   std::size_t active = 0;
@@ -105,12 +102,7 @@ void push_live_data(sio::Server& io, app::Gateway& gateway, app::SystemStats& st
                                                        {"memory", std::round(memory * 10) / 10},
                                                        {"activeConnections", active},
                                                        {"timestamp", timestamp}}});
-    json::array users;
-    for (const auto& user : gateway.presence().online_users(name)) {
-      users.push_back(app::id_from_presence(user));
-    }
-    nsp.emit("stats:online-users",
-             json::array{json::object{{"total", users.size()}, {"users", std::move(users)}, {"timestamp", timestamp}}});
+    services.push_online_users(name);
   }
 }
 
@@ -169,7 +161,7 @@ int main(int argc, char** argv) {
     try {
       auto now = std::chrono::system_clock::now();
       auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-      json::object claims{{config.gateway.auth.id_claim, user_id_value(token_user)},
+      json::object claims{{config.gateway.auth.id_claim, app::user_id_from_text(token_user)},
                           {config.gateway.auth.username_claim, token_username},
                           {"status", token_status},
                           {"iat", seconds},
@@ -270,7 +262,7 @@ int main(int argc, char** argv) {
   std::optional<Periodic> live_data;
   if (config.live_interval_s > 0) {
     live_data.emplace(pool.context(0), std::chrono::seconds(config.live_interval_s),
-                      [&] { push_live_data(io, gateway, stats); });
+                      [&] { push_live_data(services, stats); });
   }
   Periodic presence_cleanup(pool.context(0), config.gateway.presence_cleanup_interval,
                             [&] { gateway.clean_stale_presence(); });

@@ -18,16 +18,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kDefaultAckTimeout{5'000};
 
-Packet make_event(const std::string& nsp, std::string_view event, Payload&& payload) {
-  json::array data;
-  data.reserve(payload.args.size() + 1);
-  data.emplace_back(json::string(event));
-  for (auto& arg : payload.args) {
-    data.push_back(std::move(arg));
-  }
-  return Packet{.type = PacketType::event, .nsp = nsp, .id = std::nullopt, .data = std::move(data),
-                .attachments = std::move(payload.attachments)};
-}
 
 void append_unique(std::vector<std::string>& list, std::string value) {
   if (std::find(list.begin(), list.end(), value) == list.end()) {
@@ -163,7 +153,7 @@ BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds value) co
 }
 
 void BroadcastOperator::emit(std::string_view event, Payload payload) const {
-  auto packet = make_event(nsp_->name(), event, std::move(payload));
+  auto packet = make_event_packet(nsp_->name(), event, std::move(payload));
   if (options_.flags.local) {
     static_cast<LocalSockets&>(*nsp_).broadcast(packet, options_);
   } else {
@@ -172,7 +162,7 @@ void BroadcastOperator::emit(std::string_view event, Payload payload) const {
 }
 
 void BroadcastOperator::emit_with_ack(std::string_view event, Payload payload, AckCollector done) const {
-  auto packet = make_event(nsp_->name(), event, std::move(payload));
+  auto packet = make_event_packet(nsp_->name(), event, std::move(payload));
   auto& pool = nsp_->server().pool();
   std::size_t shard = pool.current() == net::ShardPool::npos ? 0 : pool.current();
   auto gathering = std::make_shared<AckGathering>(pool.context(shard), std::move(done));

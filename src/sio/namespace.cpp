@@ -30,6 +30,17 @@ EncodedPackets encode_for_sending(const Packet& packet) {
   return packets;
 }
 
+Packet make_event_packet(const std::string& nsp, std::string_view event, Payload&& payload) {
+  boost::json::array data;
+  data.reserve(payload.args.size() + 1);
+  data.emplace_back(boost::json::string(event));
+  for (auto& arg : payload.args) {
+    data.push_back(std::move(arg));
+  }
+  return Packet{.type = PacketType::event, .nsp = nsp, .id = std::nullopt, .data = std::move(data),
+                .attachments = std::move(payload.attachments)};
+}
+
 // ---- ShardNamespace -------------------------------------------------------------------------
 
 void ShardNamespace::add(Socket& socket) {

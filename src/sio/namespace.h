@@ -29,6 +29,9 @@ class Server;
 using EncodedPackets = std::shared_ptr<const std::vector<eio::SharedPacket>>;
 EncodedPackets encode_for_sending(const Packet& packet);
 
+// An EVENT packet for `nsp`: data is [event, ...payload.args], attachments move along.
+Packet make_event_packet(const std::string& nsp, std::string_view event, Payload&& payload);
+
 // Times a Socket.IO packet was encoded for sending, process-wide (tests and benchmarks).
 std::uint64_t packets_encoded() noexcept;
 

@@ -23,6 +23,12 @@ Server::~Server() = default;
 
 Namespace& Server::of(const std::string& name) {
   std::string normalized = name.empty() || name.front() != '/' ? "/" + name : name;
+  {
+    std::shared_lock lock(namespaces_mutex_);
+    if (auto it = namespaces_.find(normalized); it != namespaces_.end()) {
+      return *it->second;
+    }
+  }
   std::unique_lock lock(namespaces_mutex_);
   auto it = namespaces_.find(normalized);
   if (it == namespaces_.end()) {

@@ -16,16 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-Packet event_packet(const std::string& nsp, std::string_view event, Payload&& payload) {
-  json::array data;
-  data.reserve(payload.args.size() + 1);
-  data.emplace_back(json::string(event));
-  for (auto& arg : payload.args) {
-    data.push_back(std::move(arg));
-  }
-  return Packet{.type = PacketType::event, .nsp = nsp, .id = std::nullopt, .data = std::move(data),
-                .attachments = std::move(payload.attachments)};
-}
 
 }  // namespace
 
@@ -137,7 +127,7 @@ void Socket::emit(std::string_view event, Payload payload, bool is_volatile) {
   if (!outgoing_handlers_.empty()) {
     notify_outgoing(event, payload);
   }
-  auto packet = event_packet(nsp_.name(), event, std::move(payload));
+  auto packet = make_event_packet(nsp_.name(), event, std::move(payload));
   send_packet(packet, is_volatile);
 }
 
@@ -149,7 +139,7 @@ void Socket::emit_with_ack(std::string_view event, Payload payload, std::chrono:
   if (!outgoing_handlers_.empty()) {
     notify_outgoing(event, payload);
   }
-  auto packet = event_packet(nsp_.name(), event, std::move(payload));
+  auto packet = make_event_packet(nsp_.name(), event, std::move(payload));
   packet.id = nsp_.next_ack_id();
   register_ack(*packet.id, std::move(handler));
   auto& ack_timer = pending_acks_.back().timer;

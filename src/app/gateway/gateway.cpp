@@ -177,6 +177,16 @@ std::string user_key(const json::value& id) {
   return {};
 }
 
+json::value user_id_from_text(std::string_view text) {
+  std::int64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  bool digits_only = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits_only && ec == std::errc{} && end == text.data() + text.size() && number < 9007199254740992) {
+    return number;
+  }
+  return json::string(text);
+}
+
 std::string presence_id(const json::value& id) {
   // 5.0 and 5 are one user, as they are one room.
   if (id.is_double() && std::abs(id.get_double()) < 9007199254740992.0 &&

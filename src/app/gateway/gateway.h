@@ -27,6 +27,10 @@ std::string iso_timestamp(std::chrono::system_clock::time_point time = std::chro
 // id is neither a string nor a number.
 std::string user_key(const boost::json::value& id);
 inline std::string user_room(const std::string& key) { return "user:" + key; }
+// A user id typed as text (a path segment, a flag): digits become a number, as ids from a
+// JavaScript back end are; anything else stays a string.
+boost::json::value user_id_from_text(std::string_view text);
+
 // Presence files users under their id's JSON text, so that ids keep their JSON type.
 std::string presence_id(const boost::json::value& id);
 boost::json::value id_from_presence(const std::string& presence_id);
