@@ -1564,3 +1564,45 @@ describe("structured log lines", () => {
     await logLine(new RegExp(`info event=disconnect nsp=/web sid=${sid} user=${u.id} reason="client namespace disconnect"`));
   });
 });
+
+describe("events enabled per namespace ([gateway.events]) and HS384/HS512", () => {
+  let srv;
+  let dir;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "iogate-gw-events-"));
+    const file = path.join(dir, "iogate.toml");
+    fs.writeFileSync(file, ["[gateway.events]", '"/web" = ["ping", "app:ping"]', ""].join("\n"));
+    srv = await startGateway({ args: ["--config", file, "--jwt-algorithms", "HS384,HS512"] });
+  });
+  after(async () => {
+    closeAll();
+    if (srv) await srv.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tokenWith = (u, alg) => hsToken(claimsFor(u.id, u.username), { alg });
+
+  it("accepts HS384 and HS512 tokens when configured, and refuses HS256", T, async () => {
+    for (const alg of ["HS384", "HS512"]) {
+      const u = newUser(alg);
+      const c = await connect(srv.url, "/admin", { token: tokenWith(u, alg) });
+      assert.deepEqual(c.hello.user, { id: u.id, username: u.username });
+    }
+    const u = newUser("hs256");
+    await assertRefused(srv.url, "/admin", { token: tokenWith(u, "HS256") }, "AUTH_ALGORITHM_NOT_ALLOWED");
+  });
+
+  it("a namespace answers only its enabled events; the other keeps all", T, async () => {
+    const u = newUser("web");
+    const web = await connect(srv.url, "/web", { token: tokenWith(u, "HS384") });
+    assert.equal(await withTimeout(web.socket.emitWithAck("ping"), WAIT_MS, "ping ack"), "pong");
+    web.socket.emit("room:join", { roomId: "not-here" });
+    const [error] = await web.rec.next("error");
+    assert.equal(error.event, "room:join");
+    assert.equal(error.message, "Unknown event");
+
+    const admin = await connect(srv.url, "/admin", { token: tokenWith(newUser("admin"), "HS512") });
+    admin.socket.emit("room:join", { roomId: "here" });
+    assert.deepEqual((await admin.rec.next("room:joined"))[0], { roomId: "here" });
+  });
+});
