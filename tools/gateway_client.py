@@ -25,22 +25,28 @@ def main() -> int:
 
     client = socketio.Client(reconnection=False)
     done = threading.Event()
+    lock = threading.Lock()
+
+    def show(line):
+        # Handlers run on several threads: one whole line at a time.
+        with lock:
+            print(line, flush=True)
 
     @client.on("*", namespace=args.namespace)
     def any_event(event, *data):
-        print(f"<- {event} {json.dumps(data[0] if len(data) == 1 else list(data), ensure_ascii=False)}", flush=True)
+        show(f"<- {event} {json.dumps(data[0] if len(data) == 1 else list(data), ensure_ascii=False)}")
 
     @client.on("connected", namespace=args.namespace)
     def connected(data):
-        print(f"<- connected {json.dumps(data, ensure_ascii=False)}", flush=True)
+        show(f"<- connected {json.dumps(data, ensure_ascii=False)}")
         if args.to is not None:
             to = int(args.to) if args.to.isdigit() else args.to
             client.emit("private:message", {"toUserId": to, "message": args.message}, namespace=args.namespace)
-            print(f"-> private:message to {to}: {args.message}", flush=True)
+            show(f"-> private:message to {to}: {args.message}")
 
     @client.on("disconnect", namespace=args.namespace)
     def disconnected():
-        print("disconnected", flush=True)
+        show("disconnected")
         done.set()
 
     try:
