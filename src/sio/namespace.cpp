@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <boost/json/string.hpp>
 
 #include "net/shard_pool.h"
@@ -205,9 +207,13 @@ void Namespace::broadcast_with_ack(const Packet& packet, const BroadcastOptions&
   if (outgoing_watchers_.load(std::memory_order_relaxed) > 0) {
     watched = std::make_shared<const Packet>(with_id);
   }
-  on_every_shard([packets, shared_options, sink, count, id, watched](ShardNamespace& shard) {
+  // Clients that never answer must not keep their ack entries for the socket's whole life:
+  // each shard drops what is still registered a little after the broadcast's timeout.
+  auto forget_after = options.flags.timeout.value_or(std::chrono::milliseconds(5'000)) + std::chrono::seconds(1);
+  on_every_shard([this, packets, shared_options, sink, count, id, watched, forget_after](ShardNamespace& shard) {
     std::size_t reached = 0;
     bool is_volatile = shared_options->flags.is_volatile;
+    auto registered = std::make_shared<std::vector<std::weak_ptr<Socket>>>();
     for (const auto& socket : select(shard, *shared_options)) {
       if (watched && socket->connected()) {
         socket->notify_outgoing(*watched);
@@ -220,8 +226,19 @@ void Namespace::broadcast_with_ack(const Packet& packet, const BroadcastOptions&
           sink->ack(std::move(*reply));
         }
       });
+      registered->push_back(socket);
       socket->client_->write(packets, is_volatile);
       ++reached;
+    }
+    if (!registered->empty()) {
+      auto timer = std::make_shared<boost::asio::steady_timer>(server_.pool().context(shard.shard()), forget_after);
+      timer->async_wait([timer, registered, id](boost::system::error_code) {
+        for (const auto& weak : *registered) {
+          if (auto socket = weak.lock()) {
+            socket->forget_ack(id);
+          }
+        }
+      });
     }
     count->clients += reached;
     if (count->shards_left.fetch_sub(1) == 1) {

@@ -50,6 +50,7 @@ class ShardNamespace {
   void deliver(const EncodedPackets& packets, const BroadcastOptions& options, const Packet* packet);
 
   std::size_t socket_count() const noexcept { return sockets_.size(); }
+  std::size_t shard() const noexcept { return shard_; }
   Socket* find(const std::string& id) const;
 
  private:

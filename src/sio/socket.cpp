@@ -162,6 +162,10 @@ void Socket::emit_with_ack(std::string_view event, Payload payload, std::chrono:
   send_packet(packet);
 }
 
+void Socket::forget_ack(std::uint64_t id) {
+  std::erase_if(pending_acks_, [id](const PendingAck& pending) { return pending.id == id; });
+}
+
 void Socket::register_ack(std::uint64_t id, AckHandler handler) {
   pending_acks_.push_back(PendingAck{id, std::move(handler), nullptr});
 }

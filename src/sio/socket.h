@@ -111,6 +111,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void on_close(std::string_view reason);
   void send_packet(Packet& packet, bool is_volatile = false);
   void register_ack(std::uint64_t id, AckHandler handler);
+  void forget_ack(std::uint64_t id);
   void notify_outgoing(std::string_view event, const Payload& payload);
   void notify_outgoing(const Packet& packet);
 
