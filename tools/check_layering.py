@@ -19,6 +19,7 @@ ALLOWED = {
     "adapter/memory": ["core/", "sio/", "adapter/memory/"],
     "app": ["core/", "sio/", "app/"],
     "server": ["core/", "net/", "eio/", "sio/", "adapter/", "app/", "server/"],
+    "redis": ["core/", "redis/"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
