@@ -19,16 +19,6 @@ int hex_value(char c) noexcept {
   return -1;
 }
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // Node's querystring.unescape falls back to unescapeBuffer when decodeURIComponent throws:
 // each valid escape is still decoded and only the malformed ones stay as typed.
 std::string decode_query_part(std::string_view part) {
@@ -48,14 +38,6 @@ std::string decode_query_part(std::string_view part) {
   return out;
 }
 
-// The cookie package's tryDecode: decodeURIComponent ('+' stays '+'), else the raw text.
-std::string decode_cookie_value(std::string_view value) {
-  std::string out;
-  if (!percent_decode(value, out, false)) {
-    out.assign(value);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -131,25 +113,6 @@ bool parse_target(std::string_view target, std::string& path, NameValueList& que
     query.emplace_back(decode_query_part(key), decode_query_part(value));
   }
   return true;
-}
-
-NameValueList parse_cookies(std::string_view header) {
-  NameValueList cookies;
-  while (!header.empty()) {
-    std::size_t semi = header.find(';');
-    std::string_view pair = trim(header.substr(0, semi));
-    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
-    std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos || eq == 0) {
-      continue;
-    }
-    std::string_view value = trim(pair.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
-    cookies.emplace_back(std::string(trim(pair.substr(0, eq))), decode_cookie_value(value));
-  }
-  return cookies;
 }
 
 std::string_view reason_phrase(unsigned status) noexcept {

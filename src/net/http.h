@@ -1,7 +1,6 @@
 #pragma once
 // The HTTP request and response as iogate's upper layers see them, and the parts of request
-// parsing that are ours: the target's path and query (percent-decoding), header lookup and
-// cookies. Beast parses the request head itself (http_connection.cpp).
+// parsing that are ours: the target's path and query (percent-decoding), header lookup. Beast parses the request head itself (http_connection.cpp).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,9 +48,6 @@ bool parse_target(std::string_view target, std::string& path, NameValueList& que
 
 // Percent-decodes `in` ('+' as space when `plus_is_space`). Returns false on a bad escape.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
-
-// Splits "a=1; b=2" into pairs (Cookie header).
-NameValueList parse_cookies(std::string_view header);
 
 // Serialises status line, headers, Content-Length and body.
 void serialize_response(const HttpResponse& response, bool keep_alive, std::string& out);

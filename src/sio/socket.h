@@ -53,7 +53,6 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // Application data, reported by fetch_sockets().
   boost::json::object& data() noexcept { return data_; }
   bool connected() const noexcept { return connected_; }
-  bool recovered() const noexcept { return false; }
   std::size_t shard() const noexcept;
   // The engine session (sid) this socket rides on.
   const std::string& connection_id() const noexcept;

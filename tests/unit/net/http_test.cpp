@@ -225,52 +225,6 @@ TEST(ParseTarget, QueryAndPathAreIndependentlyDecoded) {
   EXPECT_EQ(t.query, pairs({{"c d", "e f"}}));
 }
 
-// ---- parse_cookies ------------------------------------------------------------------------------
-
-TEST(ParseCookies, SimplePairs) {
-  EXPECT_EQ(parse_cookies("a=1; b=2"), pairs({{"a", "1"}, {"b", "2"}}));
-  EXPECT_EQ(parse_cookies("io=abc"), pairs({{"io", "abc"}}));
-  EXPECT_TRUE(parse_cookies("").empty());
-}
-
-TEST(ParseCookies, SpacesAroundNamesAndValuesAreTrimmed) {
-  EXPECT_EQ(parse_cookies("  a = 1 ;\tb=2\t;c=  3  "), pairs({{"a", "1"}, {"b", "2"}, {"c", "3"}}));
-}
-
-TEST(ParseCookies, QuotesAreStripped) {
-  EXPECT_EQ(parse_cookies(R"(a="1"; b = "two words" ; c="")"),
-            pairs({{"a", "1"}, {"b", "two words"}, {"c", ""}}));
-}
-
-TEST(ParseCookies, SpacesInsideQuotesAreKept) {
-  EXPECT_EQ(parse_cookies(R"(a=" x y "; b=x y)"), pairs({{"a", " x y "}, {"b", "x y"}}));
-}
-
-TEST(ParseCookies, UnbalancedQuotesStay) {
-  EXPECT_EQ(parse_cookies(R"(a="; b="x; c=y")"), pairs({{"a", "\""}, {"b", "\"x"}, {"c", "y\""}}));
-}
-
-TEST(ParseCookies, PairsWithoutNameOrEqualsAreSkipped) {
-  EXPECT_EQ(parse_cookies("flag; =v; a=1;; ;b="), pairs({{"a", "1"}, {"b", ""}}));
-}
-
-TEST(ParseCookies, ValueKeepsLaterEquals) {
-  EXPECT_EQ(parse_cookies("token=abc==; x=a=b"), pairs({{"token", "abc=="}, {"x", "a=b"}}));
-}
-
-TEST(ParseCookies, ValuesArePercentDecodedPlusIsNotSpace) {
-  EXPECT_EQ(parse_cookies("a=hello%20world; b=1+1; c=%22q%22"),
-            pairs({{"a", "hello world"}, {"b", "1+1"}, {"c", "\"q\""}}));
-}
-
-TEST(ParseCookies, BadEscapeKeepsTheWholeValueRaw) {
-  EXPECT_EQ(parse_cookies("a=%zz%20; b=100%"), pairs({{"a", "%zz%20"}, {"b", "100%"}}));
-}
-
-TEST(ParseCookies, RepeatedNamesAreAllKept) {
-  EXPECT_EQ(parse_cookies("io=1; io=2"), pairs({{"io", "1"}, {"io", "2"}}));
-}
-
 // ---- serialize_response -------------------------------------------------------------------------
 
 TEST(SerializeResponse, StatusLineHeadersLengthAndBody) {
