@@ -11,7 +11,7 @@ packages=(
   nodejs
   python3-socketio python3-engineio python3-requests python3-websocket python3-aiohttp
   chromium
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server libmsgpuck-dev
 )
 missing=()
 for p in "${packages[@]}"; do
