@@ -164,7 +164,9 @@ void Session::send(const SharedPacket& packet) {
   // A polling client that stops fetching is cut off rather than allowed to grow the buffer.
   buffered_bytes_ += packet->frame.size();
   if (buffered_bytes_ > 4 * table_.server().options().max_http_buffer_size + (1 << 20)) {
-    fail("transport error");
+    // Deferred: a broadcast may be walking the room this session's sockets are in.
+    closing_ = true;
+    asio::post(context(), [self = shared_from_this()] { self->fail("transport error"); });
     return;
   }
   write_buffer_.push_back(packet);

@@ -321,7 +321,8 @@ std::shared_ptr<WsConnection> HttpConnection::accept_websocket(const HttpRequest
                                                                std::size_t max_message_size) {
   const std::string* key = request.header("sec-websocket-key");
   const std::string* version = request.header("sec-websocket-version");
-  if (!awaiting_response_ || closed_ || key == nullptr || key->empty() || version == nullptr || *version != "13") {
+  if (!awaiting_response_ || closed_ || key == nullptr || key->empty() || version == nullptr ||
+      (*version != "13" && *version != "8")) {
     return nullptr;
   }
   awaiting_response_ = false;

@@ -76,7 +76,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // For refused WebSocket upgrades: raw 400 with the message as body, then close.
   void reject_upgrade(std::string_view message);
   // Answers 101 and turns the socket into a WebSocket connection (returned, not yet reading);
-  // nullptr, with nothing sent, when the request lacks a key or is not version 13.
+  // nullptr, with nothing sent, when the request lacks a key or is not version 13 (or 8, as ws).
   std::shared_ptr<WsConnection> accept_websocket(const HttpRequest& request,
                                                  std::size_t max_message_size);
   // Called once if the peer goes away while a response is pending.

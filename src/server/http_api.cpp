@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <array>
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/json.hpp>
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 namespace iogate::server {
 
@@ -32,7 +36,13 @@ json::object parse_body(const net::HttpRequest& request) {
   // Only application/json: a browser cannot send that cross-site without a preflight, which
   // this API never answers, so a page cannot drive a keyless loopback API.
   const std::string* content_type = request.header("content-type");
-  if (content_type == nullptr || !content_type->starts_with("application/json")) {
+  std::string media_type = content_type == nullptr ? std::string() : content_type->substr(0, content_type->find(';'));
+  std::transform(media_type.begin(), media_type.end(), media_type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  while (!media_type.empty() && media_type.back() == ' ') {
+    media_type.pop_back();
+  }
+  if (media_type != "application/json") {
     throw ApiError{415, "Content-Type must be application/json"};
   }
   boost::system::error_code ec;
@@ -302,7 +312,8 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
   } catch (const ApiError& error) {
     connection->respond(json_response(error.status, json::object{{"error", error.message}}));
   } catch (const std::exception& error) {
-    connection->respond(json_response(500, json::object{{"error", std::string("internal error: ") + error.what()}}));
+    spdlog::error("event=api-error path={} error=\"{}\"", request.path, error.what());
+    connection->respond(json_response(500, json::object{{"error", "internal error"}}));
   }
 }
 

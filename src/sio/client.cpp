@@ -56,8 +56,9 @@ void Client::on_message(std::string_view data, bool binary) {
   }
   auto status = binary ? decoder_.feed_binary(data) : decoder_.feed_text(data);
   if (status == Decoder::Status::failed) {
-    // Malformed packets end the whole connection, as the reference does.
-    close();
+    // Malformed packets end the whole connection; the sockets then see the engine's reason
+    // ("forced close"), as with the reference's Client.onerror.
+    connection_.close();
     return;
   }
   if (status == Decoder::Status::packet_ready) {

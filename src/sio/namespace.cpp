@@ -218,7 +218,7 @@ void Namespace::broadcast_with_ack(const Packet& packet, const BroadcastOptions&
       if (watched && socket->connected()) {
         socket->notify_outgoing(*watched);
       }
-      if (!socket->connected() || (is_volatile && !socket->client_->connection().writable())) {
+      if (!socket->connected()) {
         continue;
       }
       socket->register_ack(id, [sink](std::optional<Payload> reply) {

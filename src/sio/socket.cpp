@@ -318,7 +318,13 @@ void Socket::on_close(std::string_view reason) {
   shard_nsp_.remove(*this);
   // Acks that can no longer come are answered as timed out, in a later turn.
   for (auto& pending : pending_acks_) {
-    boost::asio::post(context_, [handler = std::move(pending.handler)] { handler(std::nullopt); });
+    boost::asio::post(context_, [self = shared_from_this(), handler = std::move(pending.handler)] {
+      try {
+        handler(std::nullopt);
+      } catch (const std::exception& error) {
+        self->report_error(std::string("ack handler failed: ") + error.what());
+      }
+    });
   }
   pending_acks_.clear();
   if (!outgoing_handlers_.empty()) {

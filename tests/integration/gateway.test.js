@@ -1606,3 +1606,37 @@ describe("events enabled per namespace ([gateway.events]) and HS384/HS512", () =
     assert.deepEqual((await admin.rec.next("room:joined"))[0], { roomId: "here" });
   });
 });
+
+describe("socket.io-client 2 (EIO3) on the gateways", () => {
+  let srv;
+  before(async () => {
+    srv = await startGateway();
+  });
+  after(async () => {
+    closeAll();
+    await srv.stop();
+  });
+
+  it("connects with ?token=, gets connected, and sees no error from the implicit '/'", T, async () => {
+    const ioV2 = require("socket.io-client-v2");
+    const u = newUser("v2");
+    const socket = ioV2(`${srv.url}/admin`, {
+      forceNew: true,
+      reconnection: false,
+      transports: ["websocket"],
+      query: { token: tokenFor(u.id, u.username) },
+    });
+    const errors = [];
+    socket.on("error", (e) => errors.push(e));
+    try {
+      const hello = await withTimeout(new Promise((resolve) => socket.once("connected", resolve)), WAIT_MS, "connected");
+      assert.deepEqual(hello.user, { id: u.id, username: u.username });
+      const pong = await withTimeout(new Promise((resolve) => socket.emit("app:ping", resolve)), WAIT_MS, "app:ping");
+      assert.equal(pong, "pong");
+      await sleep(QUIET_MS);
+      assert.deepEqual(errors, []);
+    } finally {
+      socket.close();
+    }
+  });
+});

@@ -231,8 +231,15 @@ Gateway::~Gateway() = default;
 
 void Gateway::install() {
   // "/" always exists in a Socket.IO server; unless it is a gateway, nobody may use it.
+  // Socket.IO 2 clients are joined to "/" implicitly, and their client library turns an error
+  // there into an error on every socket: that connection stays, with no handler to reach.
   if (!config_.namespaces.contains("/")) {
-    io_.of("/").use([](sio::Socket&, auto next) { next(sio::ConnectError{"Invalid namespace", nullptr}); });
+    io_.of("/").use([](sio::Socket& socket, auto next) {
+      const auto& query = socket.handshake().query;
+      bool implicit = std::any_of(query.begin(), query.end(),
+                                  [](const auto& pair) { return pair.first == "EIO" && pair.second == "3"; });
+      next(implicit ? std::nullopt : std::optional<sio::ConnectError>(sio::ConnectError{"Invalid namespace", nullptr}));
+    });
   }
   for (const auto& entry : config_.namespaces) {
     const std::string& nsp_name = entry.first;
@@ -410,9 +417,10 @@ void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
     state_->pending_offline[key] = generation;
   }
   auto timer = std::make_shared<asio::steady_timer>(socket.context(), config_.offline_grace);
-  timer->async_wait([this, timer, key, generation, &nsp, payload = std::move(payload), nsp_name = user.nsp,
-                     presence_key = user.presence_key, state = state_](boost::system::error_code ec) mutable {
-    if (ec || presence_.is_online(nsp_name, presence_key)) {
+  timer->async_wait([&presence = presence_, timer, key, generation, &nsp, payload = std::move(payload),
+                     nsp_name = user.nsp, presence_key = user.presence_key,
+                     state = state_](boost::system::error_code ec) mutable {
+    if (ec || presence.is_online(nsp_name, presence_key)) {
       return;
     }
     {

@@ -1091,8 +1091,8 @@ TEST_F(SioServerTest, MalformedPacketClosesTheConnection) {
     }
     EXPECT_TRUE(connection.closed());
     EXPECT_FALSE(sockets[index]->connected());
-    // As socket.io's Client.close(): the sockets leave at once with "forced server close".
-    EXPECT_EQ(reasons_of(*sockets[index]), (std::vector<std::string>{"forced server close"}));
+    // As socket.io's Client.onerror: the engine closes, the sockets see "forced close".
+    EXPECT_EQ(reasons_of(*sockets[index]), (std::vector<std::string>{"forced close"}));
   }
 }
 
