@@ -2,44 +2,9 @@
 
 #include <charconv>
 
+#include "core/percent_encoding.h"
+
 namespace iogate::net {
-
-namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-// Node's querystring.unescape falls back to unescapeBuffer when decodeURIComponent throws:
-// each valid escape is still decoded and only the malformed ones stay as typed.
-std::string decode_query_part(std::string_view part) {
-  std::string out;
-  out.reserve(part.size());
-  for (std::size_t i = 0; i < part.size(); ++i) {
-    char c = part[i];
-    if (c == '%' && i + 2 < part.size() && hex_value(part[i + 1]) >= 0 && hex_value(part[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(part[i + 1]) * 16 + hex_value(part[i + 2])));
-      i += 2;
-    } else if (c == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-
-}  // namespace
 
 const std::string* HttpRequest::header(std::string_view lower_name) const noexcept {
   for (const auto& [name, value] : headers) {
@@ -68,8 +33,8 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
       if (i + 2 >= in.size()) {
         return false;
       }
-      int high = hex_value(in[i + 1]);
-      int low = hex_value(in[i + 2]);
+      int high = core::hex_value(in[i + 1]);
+      int low = core::hex_value(in[i + 2]);
       if (high < 0 || low < 0) {
         return false;
       }
@@ -110,7 +75,7 @@ bool parse_target(std::string_view target, std::string& path, NameValueList& que
     std::size_t eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
     std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    query.emplace_back(decode_query_part(key), decode_query_part(value));
+    query.emplace_back(core::query_unescape(key), core::query_unescape(value));
   }
   return true;
 }

@@ -10,6 +10,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serializer.hpp>
+
+#include "core/percent_encoding.h"
 #include <boost/json/value_stack.hpp>
 
 namespace iogate::sio {
@@ -231,34 +233,9 @@ void append_utf8_lossy(std::string_view bytes, std::string& out) {
   }
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-// Node's querystring.unescape: '+' is a space, a '%' not followed by two hex digits stays.
+// Node's querystring.unescape, then UTF-8 as JavaScript strings hold it.
 std::string query_unescape(std::string_view text) {
-  std::string bytes;
-  bytes.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      bytes.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-               hex_value(text[i + 2]) >= 0) {
-      bytes.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-      i += 2;
-    } else {
-      bytes.push_back(text[i]);
-    }
-  }
+  std::string bytes = core::query_unescape(text);
   std::string decoded;
   decoded.reserve(bytes.size());
   append_utf8_lossy(bytes, decoded);
