@@ -444,100 +444,86 @@ bool read_timeout(Reader& reader, std::optional<std::chrono::milliseconds>& time
   return true;
 }
 
-bool read_flags(Reader& reader, sio::BroadcastFlags& flags) {
+// Walks a map whose keys are strings; read_member(key) must consume the member's value.
+template <class ReadMember>
+bool read_map(Reader& reader, ReadMember&& read_member) {
   const auto count = reader.container(MP_MAP);
   if (!count) {
     return false;
   }
   for (std::size_t i = 0; i < *count; ++i) {
     const auto key = reader.str();
-    if (!key) {
-      return false;
-    }
-    bool ok = false;
-    if (*key == "volatile") {
-      ok = read_flag(reader, flags.is_volatile);
-    } else if (*key == "compress") {
-      ok = read_flag(reader, flags.compress);
-    } else if (*key == "local") {
-      ok = read_flag(reader, flags.local);
-    } else if (*key == "timeout") {
-      ok = read_timeout(reader, flags.timeout);
-    } else {
-      ok = skip_value(reader);
-    }
-    if (!ok) {
+    if (!key || !read_member(*key)) {
       return false;
     }
   }
   return true;
+}
+
+bool read_flags(Reader& reader, sio::BroadcastFlags& flags) {
+  return read_map(reader, [&](std::string_view key) {
+    if (key == "volatile") {
+      return read_flag(reader, flags.is_volatile);
+    }
+    if (key == "compress") {
+      return read_flag(reader, flags.compress);
+    }
+    if (key == "local") {
+      return read_flag(reader, flags.local);
+    }
+    if (key == "timeout") {
+      return read_timeout(reader, flags.timeout);
+    }
+    return skip_value(reader);
+  });
 }
 
 bool read_options(Reader& reader, sio::BroadcastOptions& options) {
-  const auto count = reader.container(MP_MAP);
-  if (!count) {
-    return false;
-  }
-  for (std::size_t i = 0; i < *count; ++i) {
-    const auto key = reader.str();
-    if (!key) {
-      return false;
+  return read_map(reader, [&](std::string_view key) {
+    if (key == "rooms") {
+      return read_strings(reader, options.rooms);
     }
-    bool ok = false;
-    if (*key == "rooms") {
-      ok = read_strings(reader, options.rooms);
-    } else if (*key == "except") {
-      ok = read_strings(reader, options.except);
-    } else if (*key == "flags") {
-      ok = read_flags(reader, options.flags);
-    } else {
-      ok = skip_value(reader);
+    if (key == "except") {
+      return read_strings(reader, options.except);
     }
-    if (!ok) {
-      return false;
+    if (key == "flags") {
+      return read_flags(reader, options.flags);
     }
-  }
-  return true;
+    return skip_value(reader);
+  });
 }
 
 bool read_packet(Reader& reader, sio::Packet& packet) {
-  const auto count = reader.container(MP_MAP);
-  if (!count) {
-    return false;
-  }
   bool has_type = false;
   bool has_data = false;
-  for (std::size_t i = 0; i < *count; ++i) {
-    const auto key = reader.str();
-    if (!key) {
-      return false;
-    }
-    if (*key == "type") {
+  bool ok = read_map(reader, [&](std::string_view key) {
+    if (key == "type") {
       if (reader.peek() != MP_UINT || !reader.has_scalar()) {
         return false;
       }
       const std::uint64_t type = mp_decode_uint(&reader.cursor());
       // Node writes EVENT even with binary; BINARY_EVENT would mean the same.
-      if (type != static_cast<std::uint64_t>(sio::PacketType::event) &&
-          type != static_cast<std::uint64_t>(sio::PacketType::binary_event)) {
-        return false;
-      }
-      has_type = true;
-    } else if (*key == "data") {
+      has_type = type == static_cast<std::uint64_t>(sio::PacketType::event) ||
+                 type == static_cast<std::uint64_t>(sio::PacketType::binary_event);
+      return has_type;
+    }
+    if (key == "data") {
       packet.attachments.clear();
-      if (!read_value(reader, packet.data, packet.attachments, 1)) {
-        return false;
-      }
-      has_data = true;
-    } else if (*key == "nsp") {
+      has_data = read_value(reader, packet.data, packet.attachments, 1);
+      return has_data;
+    }
+    if (key == "nsp") {
       const auto nsp = reader.str();
       if (!nsp || !core::is_valid_utf8(*nsp)) {
         return false;
       }
       packet.nsp = std::string(*nsp);
-    } else if (!skip_value(reader)) {
-      return false;
+      return true;
     }
+    return skip_value(reader);
+  });
+  if (!ok) {
+    return false;
   }
   // An event is ["name", ...args]; anything else cannot reach a client.
   const auto* data = packet.data.if_array();
