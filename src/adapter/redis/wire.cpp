@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <initializer_list>
 #include <limits>
 #include <stdexcept>
@@ -234,6 +236,52 @@ class Reader {
     return std::string_view(data, size);
   }
 
+  // A msgpack timestamp (ext type -1 in its 32, 64 or 96-bit form) as Date.toISOString()
+  // writes it, for years 0 to 9999; nullopt for anything else.
+  std::optional<std::string> timestamp_iso() noexcept {
+    auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(at_[i]); };
+    auto big_endian = [&](std::size_t from, std::size_t count) {
+      std::uint64_t value = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        value = (value << 8) | byte(from + i);
+      }
+      return value;
+    };
+    std::int64_t seconds = 0;
+    std::uint64_t nanoseconds = 0;
+    std::size_t size = 0;
+    if (remaining() >= 6 && byte(0) == 0xd6 && byte(1) == 0xff) {
+      seconds = static_cast<std::int64_t>(big_endian(2, 4));
+      size = 6;
+    } else if (remaining() >= 10 && byte(0) == 0xd7 && byte(1) == 0xff) {
+      const std::uint64_t packed = big_endian(2, 8);
+      nanoseconds = packed >> 34;
+      seconds = static_cast<std::int64_t>(packed & 0x3ffffffffULL);
+      size = 10;
+    } else if (remaining() >= 15 && byte(0) == 0xc7 && byte(1) == 12 && byte(2) == 0xff) {
+      nanoseconds = big_endian(3, 4);
+      seconds = static_cast<std::int64_t>(big_endian(7, 8));
+      size = 15;
+    } else {
+      return std::nullopt;
+    }
+    constexpr std::int64_t kYear0 = -62167219200;      // 0000-01-01T00:00:00Z
+    constexpr std::int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z
+    if (nanoseconds >= 1'000'000'000 || seconds < kYear0 || seconds >= kYear10000) {
+      return std::nullopt;
+    }
+    std::time_t time = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    if (gmtime_r(&time, &tm) == nullptr) {
+      return std::nullopt;
+    }
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(nanoseconds / 1'000'000));
+    at_ += size;
+    return std::string(text);
+  }
+
   // Fixed-size scalars: the header byte decides the size.
   bool has_scalar() const noexcept {
     if (at_ == end_) {
@@ -362,8 +410,16 @@ bool read_value(Reader& reader, json::value& out, std::vector<std::string>& atta
       out = std::move(object);
       return true;
     }
-    case MP_EXT:
-      return false;
+    case MP_EXT: {
+      // notepack.io writes a JavaScript Date as the msgpack timestamp (ext -1); Node peers then
+      // send it to clients as JSON.stringify does: its ISO string. Other extensions are refused.
+      auto date = reader.timestamp_iso();
+      if (!date) {
+        return false;
+      }
+      out = json::string(*date);
+      return true;
+    }
   }
   return false;
 }

@@ -161,6 +161,31 @@ TEST(DecodeBroadcast, CapturedTimeoutFlag) {
   EXPECT_EQ(message->options.flags.timeout, 1500ms);
 }
 
+// [uid "u", {type 2, data ["d", <timestamp>], nsp "/"}, {}] around a msgpack timestamp.
+std::optional<BroadcastMessage> decode_with_timestamp(std::string_view timestamp_hex) {
+  return decode_broadcast(from_hex("93a17583a47479706502a46461746192a164" + std::string(timestamp_hex) + "a36e7370a12f80"));
+}
+
+TEST(DecodeBroadcast, DatesFromNodeBecomeIsoStringsAsJsonStringifyWrites) {
+  const auto epoch = decode_with_timestamp("d6ff00000000");
+  ASSERT_TRUE(epoch);
+  EXPECT_EQ(json::serialize(epoch->packet.data), R"(["d","1970-01-01T00:00:00.000Z"])");
+  // 64-bit form: 500,000,000 ns in the upper 30 bits, 1 s in the lower 34.
+  const auto half = decode_with_timestamp("d7ff7735940000000001");
+  ASSERT_TRUE(half);
+  EXPECT_EQ(json::serialize(half->packet.data), R"(["d","1970-01-01T00:00:01.500Z"])");
+  // 96-bit form with negative seconds.
+  const auto before = decode_with_timestamp("c70cff00000000ffffffffffffffff");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(json::serialize(before->packet.data), R"(["d","1969-12-31T23:59:59.000Z"])");
+}
+
+TEST(DecodeBroadcast, RejectsOtherExtensionsAndBadTimestamps) {
+  EXPECT_FALSE(decode_with_timestamp("d40100"));                        // ext type 1
+  EXPECT_FALSE(decode_with_timestamp("d7ffffffffff00000000"));          // nanoseconds >= 1e9
+  EXPECT_FALSE(decode_with_timestamp("c70cff000000007fffffffffffffff"));  // beyond year 9999
+}
+
 TEST(DecodeBroadcast, EmitterKeyOrder) {
   auto message = decode_broadcast(from_hex(kEmitterBinaryHex));
   ASSERT_TRUE(message);
@@ -251,8 +276,10 @@ TEST(DecodeBroadcast, MalformedInputs) {
   // ext type (fixext1 type 1) in data
   EXPECT_FALSE(
       decode_broadcast(from_hex("93a17883a47479706502a46461746192a165d40100a36e7370a12f80")));
-  // timestamp ext (type -1) as a Date would be sent
-  EXPECT_FALSE(decode_broadcast(from_hex("93a17882a47479706502a46461746192a165d6ff0000000180")));
+  // timestamp ext (type -1) as a Date is sent: carried as its ISO string, as Node peers do
+  const auto dated = decode_broadcast(from_hex("93a17882a47479706502a46461746192a165d6ff0000000180"));
+  ASSERT_TRUE(dated);
+  EXPECT_EQ(json::serialize(dated->packet.data), R"(["e","1970-01-01T00:00:01.000Z"])");
   // Huge length prefixes: array32 / map32 / str32 / bin32 claiming 4 GiB.
   EXPECT_FALSE(decode_broadcast(from_hex("ddffffffff")));
   EXPECT_FALSE(decode_broadcast(from_hex("dd80000000")));
