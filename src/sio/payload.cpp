@@ -2,6 +2,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "sio/proto/packet.h"
+
 namespace iogate::sio {
 
 namespace json = boost::json;
@@ -13,23 +15,8 @@ json::value Payload::attach(std::string bytes) {
 
 const std::string* Payload::binary(const json::value& value) const noexcept {
   const auto* object = value.if_object();
-  if (object == nullptr) {
-    return nullptr;
-  }
-  const auto* marker = object->if_contains("_placeholder");
-  const auto* num = object->if_contains("num");
-  if (marker == nullptr || !marker->is_bool() || !marker->get_bool() || num == nullptr) {
-    return nullptr;
-  }
-  std::uint64_t index = 0;
-  if (num->is_int64() && num->get_int64() >= 0) {
-    index = static_cast<std::uint64_t>(num->get_int64());
-  } else if (num->is_uint64()) {
-    index = num->get_uint64();
-  } else {
-    return nullptr;
-  }
-  return index < attachments.size() ? &attachments[index] : nullptr;
+  const auto index = object == nullptr ? std::nullopt : placeholder_index(*object, attachments.size());
+  return index ? &attachments[*index] : nullptr;
 }
 
 }  // namespace iogate::sio

@@ -3,7 +3,6 @@
 #include <msgpuck.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -94,29 +93,6 @@ class Writer {
   std::string out_;
 };
 
-// The attachment a {"_placeholder":true,"num":i} object stands for, or nullptr.
-const std::string* attachment_of(const json::object& object,
-                                 const std::vector<std::string>& attachments) {
-  const auto* marker = object.if_contains("_placeholder");
-  const auto* num = object.if_contains("num");
-  if (marker == nullptr || !marker->is_bool() || !marker->get_bool() || num == nullptr) {
-    return nullptr;
-  }
-  std::uint64_t index = 0;
-  if (num->is_int64() && num->get_int64() >= 0) {
-    index = static_cast<std::uint64_t>(num->get_int64());
-  } else if (num->is_uint64()) {
-    index = num->get_uint64();
-  } else if (num->is_double() && num->get_double() >= 0 &&
-             num->get_double() < static_cast<double>(attachments.size()) &&
-             std::floor(num->get_double()) == num->get_double()) {
-    index = static_cast<std::uint64_t>(num->get_double());
-  } else {
-    return nullptr;
-  }
-  return index < attachments.size() ? &attachments[index] : nullptr;
-}
-
 void write_value(Writer& writer, const json::value& value,
                  const std::vector<std::string>& attachments) {
   switch (value.kind()) {
@@ -146,8 +122,8 @@ void write_value(Writer& writer, const json::value& value,
       return;
     case json::kind::object: {
       const auto& object = value.get_object();
-      if (const std::string* bytes = attachment_of(object, attachments)) {
-        writer.bin(*bytes);
+      if (const auto index = sio::placeholder_index(object, attachments.size())) {
+        writer.bin(attachments[*index]);
         return;
       }
       writer.map(object.size());
@@ -403,8 +379,7 @@ bool read_value(Reader& reader, json::value& out, std::vector<std::string>& atta
       }
       // A map that looks like a placeholder would be read as binary by us and by the clients'
       // socket.io-parser: it cannot be carried faithfully.
-      if (const auto* marker = object.if_contains("_placeholder");
-          marker != nullptr && marker->is_bool() && marker->get_bool()) {
+      if (sio::is_placeholder(object)) {
         return false;
       }
       out = std::move(object);

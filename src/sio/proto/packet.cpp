@@ -286,21 +286,6 @@ bool is_payload_valid(PacketType type, const boost::json::value* payload) noexce
   return false;
 }
 
-bool is_index_below(const boost::json::value& num, std::size_t count) noexcept {
-  switch (num.kind()) {
-    case boost::json::kind::int64:
-      return num.get_int64() >= 0 && static_cast<std::uint64_t>(num.get_int64()) < count;
-    case boost::json::kind::uint64:
-      return num.get_uint64() < count;
-    case boost::json::kind::double_: {
-      const double index = num.get_double();
-      return index >= 0 && index < static_cast<double>(count) && std::floor(index) == index;
-    }
-    default:
-      return false;
-  }
-}
-
 // binary.js _reconstructPacket: every {"_placeholder":true} object must index an attachment;
 // placeholders are not searched further.
 bool are_placeholders_valid(const boost::json::value& value, std::size_t count) noexcept {
@@ -313,10 +298,8 @@ bool are_placeholders_valid(const boost::json::value& value, std::size_t count) 
   if (object == nullptr) {
     return true;
   }
-  if (const auto* flag = object->if_contains("_placeholder");
-      flag != nullptr && flag->is_bool() && flag->get_bool()) {
-    const auto* num = object->if_contains("num");
-    return num != nullptr && is_index_below(*num, count);
+  if (is_placeholder(*object)) {
+    return placeholder_index(*object, count).has_value();
   }
   return std::ranges::all_of(*object, [count](const auto& member) {
     return are_placeholders_valid(member.value(), count);
@@ -324,6 +307,40 @@ bool are_placeholders_valid(const boost::json::value& value, std::size_t count) 
 }
 
 }  // namespace
+
+bool is_placeholder(const boost::json::object& object) noexcept {
+  const auto* flag = object.if_contains("_placeholder");
+  return flag != nullptr && flag->is_bool() && flag->get_bool();
+}
+
+std::optional<std::size_t> placeholder_index(const boost::json::object& object,
+                                             std::size_t attachment_count) noexcept {
+  const auto* num = is_placeholder(object) ? object.if_contains("num") : nullptr;
+  if (num == nullptr) {
+    return std::nullopt;
+  }
+  switch (num->kind()) {
+    case boost::json::kind::int64:
+      if (num->get_int64() >= 0 && static_cast<std::uint64_t>(num->get_int64()) < attachment_count) {
+        return static_cast<std::size_t>(num->get_int64());
+      }
+      return std::nullopt;
+    case boost::json::kind::uint64:
+      if (num->get_uint64() < attachment_count) {
+        return static_cast<std::size_t>(num->get_uint64());
+      }
+      return std::nullopt;
+    case boost::json::kind::double_: {
+      const double index = num->get_double();
+      if (index >= 0 && index < static_cast<double>(attachment_count) && std::floor(index) == index) {
+        return static_cast<std::size_t>(index);
+      }
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
+}
 
 bool is_reserved_event_name(std::string_view name) noexcept {
   constexpr std::array<std::string_view, 6> kReserved{

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 namespace iogate::sio {
@@ -43,6 +44,11 @@ struct Packet {
   boost::json::value data;  // null when the packet carries no payload
   std::vector<std::string> attachments;
 };
+
+// Binary placeholders {"_placeholder":true,"num":i}: whether an object claims to be one, and
+// the attachment it names when `num` is a whole number below `attachment_count`.
+bool is_placeholder(const boost::json::object& object) noexcept;
+std::optional<std::size_t> placeholder_index(const boost::json::object& object, std::size_t attachment_count) noexcept;
 
 // Event names a client may not emit (socket.io-parser RESERVED_EVENTS).
 bool is_reserved_event_name(std::string_view name) noexcept;
