@@ -6,9 +6,7 @@ The binary comes from IOGATE_SERVER. Tokens are HS256, made here with hmac.
 Every wait is bounded (queue / threading.Event timeouts).
 """
 
-import atexit
 import base64
-import collections
 import hashlib
 import hmac
 import itertools
@@ -16,7 +14,6 @@ import json
 import os
 import queue
 import re
-import subprocess
 import threading
 import time
 import unittest
@@ -24,11 +21,10 @@ import warnings
 
 import socketio
 
+from server_process import ServerProcess
+
 WAIT_S = float(os.environ.get("IOGATE_TEST_WAIT_MS", "5000")) / 1000.0
 QUIET_S = float(os.environ.get("IOGATE_TEST_QUIET_MS", "300")) / 1000.0
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 5.0
-LISTEN_RE = re.compile(r"^iogate listening on port (\d+)\s*$")
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SECRET = "python-gateway-secret-0123456789"
 RATE_LIMIT = 5
@@ -84,74 +80,6 @@ def clean_env():
     }
 
 
-class Server:
-    """Spawns iogate on port 0 and waits for its listening line."""
-
-    def __init__(self, path, args):
-        self.output = collections.deque(maxlen=2000)
-        self.proc = subprocess.Popen(
-            [path, "--port", "0"] + list(args),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=clean_env(),
-        )
-        atexit.register(self._kill)
-        ports = queue.Queue()
-
-        def read_stdout():
-            for raw in self.proc.stdout:  # keeps draining until EOF
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                self.output.append(line)
-                m = LISTEN_RE.match(line)
-                if m:
-                    ports.put(int(m.group(1)))
-
-        def read_stderr():
-            for raw in self.proc.stderr:
-                self.output.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-
-        for target in (read_stdout, read_stderr):
-            threading.Thread(target=target, daemon=True).start()
-
-        try:
-            self.port = ports.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            self._kill()
-            raise RuntimeError(
-                "iogate did not print its listening line within %.0f s (exit code %s)\n%s"
-                % (START_TIMEOUT_S, self.proc.poll(), "\n".join(self.output))
-            )
-        self.url = "http://127.0.0.1:%d" % self.port
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def _kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
-
-    def stop(self):
-        """SIGTERM, bounded wait; a server that does not exit is an error."""
-        if self.proc.poll() is not None:
-            raise RuntimeError(
-                "iogate died during the tests (exit %s)\n%s" % (self.proc.returncode, "\n".join(self.output))
-            )
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-            raise RuntimeError("iogate did not exit within %.0f s of SIGTERM (killed)" % STOP_TIMEOUT_S)
-        if self.proc.returncode < 0 and self.proc.returncode != -15:
-            raise RuntimeError("iogate exited with signal %d after SIGTERM" % -self.proc.returncode)
-
-
 SERVER = None
 
 
@@ -163,7 +91,7 @@ def setUpModule():
         raise RuntimeError("IOGATE_SERVER is not set: run through ctest or export it")
     if not os.path.exists(path):
         raise RuntimeError("IOGATE_SERVER=%s does not exist" % path)
-    SERVER = Server(
+    SERVER = ServerProcess(
         path,
         [
             "--api-port", "0",
@@ -172,6 +100,7 @@ def setUpModule():
             "--rate-limit", str(RATE_LIMIT),
             "--rate-window", str(RATE_WINDOW),
         ],
+        env=clean_env(),
     )
 
 
