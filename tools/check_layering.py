@@ -20,7 +20,7 @@ ALLOWED = {
     "app": ["core/", "sio/", "app/"],
     "server": ["core/", "net/", "eio/", "sio/", "adapter/", "app/", "server/"],
     "redis": ["core/", "redis/"],
-    "adapter/redis": ["core/", "sio/", "adapter/"],
+    "adapter/redis": ["core/", "redis/", "sio/", "adapter/"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)

@@ -358,7 +358,7 @@ void Connection::handshake_done(Link& link) {
     // Nothing but this PING's answer was outstanding, so no reply hiredis would have to route
     // is in flight when we take over parsing.
     link.own_reader = true;
-    auto names_of = [](const std::map<std::string, std::shared_ptr<MessageHandler>>& m) {
+    auto names_of = [](const Handlers& m) {
       std::vector<std::string> names;
       for (const auto& [name, handler] : m) names.push_back(name);
       return names;
@@ -411,10 +411,27 @@ bool Connection::ssubscribe(std::string channel, MessageHandler on_message) {
   return add_subscription(SubKind::shard, std::move(channel), std::move(on_message));
 }
 
+Connection::Handlers& Connection::handlers_of(SubKind kind) {
+  return kind == SubKind::channel ? channels_ : kind == SubKind::pattern ? patterns_ : shard_channels_;
+}
+
+void Connection::unsubscribe(std::string_view channel) { remove_subscription(SubKind::channel, channel); }
+void Connection::punsubscribe(std::string_view pattern) { remove_subscription(SubKind::pattern, pattern); }
+void Connection::sunsubscribe(std::string_view channel) { remove_subscription(SubKind::shard, channel); }
+
+void Connection::remove_subscription(SubKind kind, std::string_view name) {
+  auto& map = handlers_of(kind);
+  auto it = map.find(name);
+  if (it == map.end()) return;
+  std::string removed = it->first;
+  map.erase(it);
+  if (link_ && link_->ready && !link_->dead && link_->own_reader) send_subscription(*link_, kind, {removed}, false);
+}
+
 bool Connection::add_subscription(SubKind kind, std::string name, MessageHandler handler) {
   if (mode_ == Mode::commands) return false;
   mode_ = Mode::subscriber;
-  auto& map = kind == SubKind::channel ? channels_ : kind == SubKind::pattern ? patterns_ : shard_channels_;
+  auto& map = handlers_of(kind);
   bool fresh = map.insert_or_assign(name, std::make_shared<MessageHandler>(std::move(handler))).second;
   if (fresh && link_ && link_->ready && !link_->dead) {
     // The first subscription on a link that is already up: no command was ever sent on it, so
@@ -425,13 +442,16 @@ bool Connection::add_subscription(SubKind kind, std::string name, MessageHandler
   return true;
 }
 
-void Connection::send_subscription(Link& link, SubKind kind, const std::vector<std::string>& names) {
+void Connection::send_subscription(Link& link, SubKind kind, const std::vector<std::string>& names,
+                                   bool subscribe) {
   if (!link.ac || (link.ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) return;
   // Appended to hiredis' output buffer without a callback: hiredis 0.14 cannot route SSUBSCRIBE
   // pushes, so no subscription is registered with it and read_subscriber() dispatches them.
-  static constexpr std::string_view kCommands[] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"};
-  std::vector<const char*> argv{kCommands[static_cast<int>(kind)].data()};
-  std::vector<std::size_t> lens{kCommands[static_cast<int>(kind)].size()};
+  static constexpr std::string_view kSubscribe[] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"};
+  static constexpr std::string_view kUnsubscribe[] = {"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"};
+  std::string_view command = (subscribe ? kSubscribe : kUnsubscribe)[static_cast<int>(kind)];
+  std::vector<const char*> argv{command.data()};
+  std::vector<std::size_t> lens{command.size()};
   for (const auto& n : names) {
     argv.push_back(n.data());
     lens.push_back(n.size());
@@ -474,8 +494,8 @@ void Connection::dispatch_push(const redisReply* reply) {
   std::string_view kind = view(e[0]);
   std::shared_ptr<MessageHandler> handler;
   std::string_view pattern, channel, payload;
-  auto find = [&](const std::map<std::string, std::shared_ptr<MessageHandler>>& m, std::string_view name) {
-    auto it = m.find(std::string(name));
+  auto find = [&](const Handlers& m, std::string_view name) {
+    auto it = m.find(name);
     if (it != m.end()) handler = it->second;
   };
   if (kind == "message" && reply->elements == 3 && is_string(e[2])) {

@@ -105,6 +105,10 @@ class Connection {
   bool subscribe(std::string channel, MessageHandler on_message);
   bool psubscribe(std::string pattern, MessageHandler on_message);
   bool ssubscribe(std::string channel, MessageHandler on_message);
+  // Drop a subscription (and its handler); sent now if the link is up, and not renewed later.
+  void unsubscribe(std::string_view channel);
+  void punsubscribe(std::string_view pattern);
+  void sunsubscribe(std::string_view channel);
 
   bool connected() const noexcept { return connected_; }
   const Endpoint& endpoint() const noexcept { return endpoint_; }
@@ -120,8 +124,11 @@ class Connection {
   void schedule_reconnect();
   void link_lost(const std::shared_ptr<Link>& link);
   void handshake_done(Link& link);
+  using Handlers = std::map<std::string, std::shared_ptr<MessageHandler>, std::less<>>;
+  Handlers& handlers_of(SubKind kind);
   bool add_subscription(SubKind kind, std::string name, MessageHandler handler);
-  void send_subscription(Link& link, SubKind kind, const std::vector<std::string>& names);
+  void remove_subscription(SubKind kind, std::string_view name);
+  void send_subscription(Link& link, SubKind kind, const std::vector<std::string>& names, bool subscribe = true);
   void read_subscriber(const std::shared_ptr<Link>& link);
   void dispatch_push(const redisReply* reply);
 
@@ -147,9 +154,9 @@ class Connection {
   std::chrono::milliseconds backoff_;
   std::minstd_rand jitter_;
   // shared_ptr: a handler that re-subscribes (replacing itself) stays alive while it runs.
-  std::map<std::string, std::shared_ptr<MessageHandler>> channels_;
-  std::map<std::string, std::shared_ptr<MessageHandler>> patterns_;
-  std::map<std::string, std::shared_ptr<MessageHandler>> shard_channels_;
+  Handlers channels_;
+  Handlers patterns_;
+  Handlers shard_channels_;
   // Handlers posted to the io_context and pending command callbacks hold weak copies, so that
   // nothing touches a destroyed Connection.
   std::shared_ptr<Connection*> self_;

@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "sio/payload.h"
 #include "sio/proto/packet.h"
@@ -50,6 +52,13 @@ struct AckSink {
   std::function<void(Payload reply)> ack;
 };
 
+// Answers a server-side event that asked for one; the first call counts, later ones do nothing.
+using ServerSideReply = std::function<void(boost::json::value)>;
+// Every answer to a server-side event with acks; error is set when some node did not answer
+// in time (replies then holds the answers that came).
+using ServerSideAckCollector =
+    std::function<void(std::optional<std::string> error, std::vector<boost::json::value> replies)>;
+
 // This node's sockets of one namespace, on every shard.
 class LocalSockets {
  public:
@@ -62,6 +71,11 @@ class LocalSockets {
   virtual void disconnect_sockets(const BroadcastOptions& options, bool close) = 0;
   virtual void fetch_sockets(const BroadcastOptions& options,
                              std::function<void(std::vector<SocketInfo>)> done) = 0;
+  // Every room with a socket on this node, socket-id rooms included, each once.
+  virtual void local_rooms(std::function<void(std::vector<std::string>)> done) = 0;
+  // A server-side event from another node: data is [event, ...args]; reply is empty unless the
+  // sender waits for an answer.
+  virtual void server_side_event(boost::json::array data, ServerSideReply reply) = 0;
 
  protected:
   ~LocalSockets() = default;
@@ -79,11 +93,21 @@ class Adapter {
   virtual void disconnect_sockets(const BroadcastOptions& options, bool close) = 0;
   virtual void fetch_sockets(const BroadcastOptions& options,
                              std::function<void(std::vector<SocketInfo>)> done) = 0;
+  // Rooms of every node (a cluster adapter that cannot ask reports this node's).
+  virtual void all_rooms(std::function<void(std::vector<std::string>)> done) = 0;
+  // data is [event, ...args], for the other nodes' server-side handlers (never this node's).
+  virtual void server_side_emit(const boost::json::array& data) = 0;
+  // Waits for one answer per other node, or the timeout.
+  virtual void server_side_emit_with_ack(const boost::json::array& data, std::chrono::milliseconds timeout,
+                                         ServerSideAckCollector done) = 0;
+  // Nodes serving this namespace, this one included.
+  virtual void server_count(std::function<void(std::size_t)> done) = 0;
 
   // Room life on this node (a cluster adapter may subscribe per room). Called on the shard
   // that created or emptied the room; a room may exist on several shards at once.
-  virtual void on_room_created(std::string_view /*room*/) {}
-  virtual void on_room_deleted(std::string_view /*room*/) {}
+  // `socket_room`: the room is a socket's own id room.
+  virtual void on_room_created(std::string_view /*room*/, bool /*socket_room*/) {}
+  virtual void on_room_deleted(std::string_view /*room*/, bool /*socket_room*/) {}
 };
 
 using AdapterFactory = std::function<std::unique_ptr<Adapter>(std::string_view nsp, LocalSockets& local)>;

@@ -65,7 +65,7 @@ void ShardNamespace::join(Socket& socket, const std::string& room) {
   auto [it, created] = rooms_.try_emplace(room);
   it->second.insert(&socket);
   if (created) {
-    nsp_.adapter().on_room_created(room);
+    nsp_.adapter().on_room_created(room, room == socket.id());
   }
 }
 
@@ -77,7 +77,7 @@ void ShardNamespace::leave(Socket& socket, const std::string& room) {
   it->second.erase(&socket);
   if (it->second.empty()) {
     rooms_.erase(it);
-    nsp_.adapter().on_room_deleted(room);
+    nsp_.adapter().on_room_deleted(room, room == socket.id());
   }
 }
 
@@ -275,6 +275,87 @@ void Namespace::disconnect_sockets(const BroadcastOptions& options, bool close) 
     for (auto& socket : select(shard, *shared_options)) {
       socket->disconnect(close);
     }
+  });
+}
+
+namespace {
+
+// Wraps `done` so that it runs on the shard of the thread calling this (adapters answer on
+// their own thread). Off-pool callers get their answer wherever it comes.
+template <typename... Args>
+std::function<void(Args...)> on_caller_shard(net::ShardPool& pool, std::function<void(Args...)> done) {
+  std::size_t origin = pool.current();
+  if (origin == net::ShardPool::npos) {
+    return done;
+  }
+  return [&pool, origin, done = std::move(done)](Args... args) mutable {
+    if (pool.current() == origin) {
+      done(std::move(args)...);
+      return;
+    }
+    pool.post(origin, [done = std::move(done), ... args = std::move(args)]() mutable { done(std::move(args)...); });
+  };
+}
+
+}  // namespace
+
+void Namespace::on_server_side(std::string event, ServerSideHandler handler) {
+  server_side_handlers_[std::move(event)].push_back(std::move(handler));
+}
+
+void Namespace::server_side_emit(std::string_view event, boost::json::array args) {
+  args.insert(args.begin(), boost::json::string(event));
+  adapter_->server_side_emit(args);
+}
+
+void Namespace::server_side_emit_with_ack(std::string_view event, boost::json::array args,
+                                          std::chrono::milliseconds timeout, ServerSideAckCollector done) {
+  args.insert(args.begin(), boost::json::string(event));
+  adapter_->server_side_emit_with_ack(args, timeout, on_caller_shard(server_.pool(), std::move(done)));
+}
+
+void Namespace::all_rooms(std::function<void(std::vector<std::string>)> done) {
+  adapter_->all_rooms(on_caller_shard(server_.pool(), std::move(done)));
+}
+
+void Namespace::server_count(std::function<void(std::size_t)> done) {
+  adapter_->server_count(on_caller_shard(server_.pool(), std::move(done)));
+}
+
+void Namespace::server_side_event(boost::json::array data, ServerSideReply reply) {
+  if (data.empty() || !data[0].is_string()) {
+    return;
+  }
+  auto it = server_side_handlers_.find(std::string(data[0].as_string()));
+  if (it == server_side_handlers_.end()) {
+    return;
+  }
+  data.erase(data.begin());
+  for (const auto& handler : it->second) {
+    handler(data, reply);
+  }
+}
+
+void Namespace::local_rooms(std::function<void(std::vector<std::string>)> done) {
+  struct Gather {
+    std::mutex mutex;
+    std::size_t shards_left;
+    std::unordered_set<std::string> rooms;
+    std::function<void(std::vector<std::string>)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->shards_left = shards_.size();
+  gather->done = std::move(done);
+  on_every_shard([gather](ShardNamespace& shard) {
+    std::vector<std::string> found;
+    shard.for_each_room([&](const std::string& room) { found.push_back(room); });
+    std::unique_lock lock(gather->mutex);
+    gather->rooms.insert(std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+    if (--gather->shards_left > 0) {
+      return;
+    }
+    lock.unlock();
+    gather->done(std::vector<std::string>(gather->rooms.begin(), gather->rooms.end()));
   });
 }
 

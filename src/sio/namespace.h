@@ -52,6 +52,10 @@ class ShardNamespace {
   std::size_t socket_count() const noexcept { return sockets_.size(); }
   std::size_t shard() const noexcept { return shard_; }
   Socket* find(const std::string& id) const;
+  template <typename Fn>
+  void for_each_room(Fn&& fn) const {
+    for (const auto& [room, members] : rooms_) fn(room);
+  }
 
  private:
   Namespace& nsp_;
@@ -85,6 +89,19 @@ class Namespace final : private LocalSockets {
   BroadcastOperator selection() { return BroadcastOperator(*this, {}); }
   void emit(std::string_view event, Payload payload = {}) { selection().emit(event, std::move(payload)); }
 
+  // Events between the nodes of a cluster (serverSideEmit in Node): handlers get the events
+  // other nodes send, never this node's own. Register before serving; they run on any shard.
+  using ServerSideHandler = std::function<void(boost::json::array args, ServerSideReply reply)>;
+  void on_server_side(std::string event, ServerSideHandler handler);
+  void server_side_emit(std::string_view event, boost::json::array args);
+  // One answer per other node; on timeout, error is set and replies holds what came.
+  void server_side_emit_with_ack(std::string_view event, boost::json::array args, std::chrono::milliseconds timeout,
+                                 ServerSideAckCollector done);
+  // Rooms of every node (socket-id rooms included), and the number of nodes. The callbacks run
+  // on the caller's shard.
+  void all_rooms(std::function<void(std::vector<std::string>)> done);
+  void server_count(std::function<void(std::size_t)> done);
+
   // Sockets connected on this node (all shards).
   std::size_t local_socket_count() const noexcept { return socket_count_.load(std::memory_order_relaxed); }
   ShardNamespace& shard(std::size_t index) { return *shards_[index]; }
@@ -106,6 +123,8 @@ class Namespace final : private LocalSockets {
   void del_sockets(const BroadcastOptions& options, std::vector<std::string> rooms) override;
   void disconnect_sockets(const BroadcastOptions& options, bool close) override;
   void fetch_sockets(const BroadcastOptions& options, std::function<void(std::vector<SocketInfo>)> done) override;
+  void local_rooms(std::function<void(std::vector<std::string>)> done) override;
+  void server_side_event(boost::json::array data, ServerSideReply reply) override;
 
   // Runs fn(shard) on every shard: now for the caller's own shard, posted for the others.
   void on_every_shard(const std::function<void(ShardNamespace&)>& fn);
@@ -114,6 +133,7 @@ class Namespace final : private LocalSockets {
   std::string name_;
   std::vector<Middleware> middlewares_;
   std::vector<ConnectionHandler> connection_handlers_;
+  std::unordered_map<std::string, std::vector<ServerSideHandler>> server_side_handlers_;
   std::vector<std::unique_ptr<ShardNamespace>> shards_;
   std::unique_ptr<Adapter> adapter_;
   std::atomic<std::uint64_t> ack_ids_{0};

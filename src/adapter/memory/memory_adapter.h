@@ -31,6 +31,14 @@ class MemoryAdapter final : public sio::Adapter {
                      std::function<void(std::vector<sio::SocketInfo>)> done) override {
     local_.fetch_sockets(options, std::move(done));
   }
+  void all_rooms(std::function<void(std::vector<std::string>)> done) override { local_.local_rooms(std::move(done)); }
+  // One node: there is no other server to tell or to wait for.
+  void server_side_emit(const boost::json::array&) override {}
+  void server_side_emit_with_ack(const boost::json::array&, std::chrono::milliseconds,
+                                 sio::ServerSideAckCollector done) override {
+    done(std::nullopt, {});
+  }
+  void server_count(std::function<void(std::size_t)> done) override { done(1); }
 
   static sio::AdapterFactory factory() {
     return [](std::string_view, sio::LocalSockets& local) { return std::make_unique<MemoryAdapter>(local); };

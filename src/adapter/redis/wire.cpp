@@ -650,6 +650,167 @@ std::optional<BroadcastMessage> decode_broadcast(std::string_view bytes) {
   }
 }
 
+std::string encode_msgpack(const json::value& value, const std::vector<std::string>& attachments) {
+  Writer writer;
+  write_value(writer, value, attachments);
+  return writer.take();
+}
+
+std::optional<Document> decode_msgpack(std::string_view bytes) {
+  const char* check = bytes.data();
+  if (bytes.empty() || mp_check(&check, bytes.data() + bytes.size()) != 0 ||
+      check != bytes.data() + bytes.size()) {
+    return std::nullopt;
+  }
+  try {
+    Reader reader(bytes);
+    Document document;
+    if (!read_value(reader, document.value, document.attachments, 0) || !reader.at_end()) {
+      return std::nullopt;
+    }
+    return document;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+json::array strings_to_json(const std::vector<std::string>& strings) {
+  json::array out;
+  out.reserve(strings.size());
+  for (const auto& item : strings) {
+    out.emplace_back(item);
+  }
+  return out;
+}
+
+// Room names: strings, or numbers as Node allows them (kept in their decimal form).
+bool strings_from_json(const json::value* value, std::vector<std::string>& out) {
+  if (value == nullptr || value->is_null()) {
+    return true;
+  }
+  const auto* array = value->if_array();
+  if (array == nullptr) {
+    return false;
+  }
+  out.reserve(array->size());
+  for (const auto& item : *array) {
+    if (item.is_string()) {
+      out.emplace_back(item.get_string());
+    } else if (item.is_int64()) {
+      out.push_back(std::to_string(item.get_int64()));
+    } else if (item.is_uint64()) {
+      out.push_back(std::to_string(item.get_uint64()));
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool flag_from_json(const json::object& flags, std::string_view key, bool& flag) {
+  const auto* value = flags.if_contains(key);
+  if (value == nullptr || value->is_null()) {
+    return true;
+  }
+  if (!value->is_bool()) {
+    return false;
+  }
+  flag = value->get_bool();
+  return true;
+}
+
+}  // namespace
+
+json::object options_to_json(const sio::BroadcastOptions& options, bool with_flags) {
+  json::object out;
+  out["rooms"] = strings_to_json(options.rooms);
+  out["except"] = strings_to_json(options.except);
+  if (with_flags) {
+    json::object flags;
+    if (options.flags.is_volatile) {
+      flags["volatile"] = true;
+    }
+    if (!options.flags.compress) {
+      flags["compress"] = false;
+    }
+    if (options.flags.local) {
+      flags["local"] = true;
+    }
+    if (options.flags.timeout) {
+      flags["timeout"] = options.flags.timeout->count();
+    }
+    out["flags"] = std::move(flags);
+  }
+  return out;
+}
+
+std::optional<sio::BroadcastOptions> options_from_json(const json::value& value) {
+  const auto* object = value.if_object();
+  if (object == nullptr) {
+    return std::nullopt;
+  }
+  sio::BroadcastOptions options;
+  if (!strings_from_json(object->if_contains("rooms"), options.rooms) ||
+      !strings_from_json(object->if_contains("except"), options.except)) {
+    return std::nullopt;
+  }
+  const auto* flags_value = object->if_contains("flags");
+  if (flags_value == nullptr || flags_value->is_null()) {
+    return options;
+  }
+  const auto* flags = flags_value->if_object();
+  if (flags == nullptr || !flag_from_json(*flags, "volatile", options.flags.is_volatile) ||
+      !flag_from_json(*flags, "compress", options.flags.compress) ||
+      !flag_from_json(*flags, "local", options.flags.local)) {
+    return std::nullopt;
+  }
+  if (const auto* timeout = flags->if_contains("timeout"); timeout != nullptr && !timeout->is_null()) {
+    constexpr double kMaxMilliseconds = 1e15;  // far beyond any timer, far below overflow
+    if (!timeout->is_number()) {
+      return std::nullopt;
+    }
+    const double milliseconds = timeout->to_number<double>();
+    if (!(milliseconds >= 0 && milliseconds <= kMaxMilliseconds)) {
+      return std::nullopt;
+    }
+    options.flags.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(milliseconds));
+  }
+  return options;
+}
+
+json::object socket_to_json(const sio::SocketInfo& socket) {
+  return json::object{{"id", socket.id},
+                      {"handshake", socket.handshake},
+                      {"rooms", strings_to_json(socket.rooms)},
+                      {"data", socket.data}};
+}
+
+std::optional<sio::SocketInfo> socket_from_json(const json::value& value) {
+  const auto* object = value.if_object();
+  if (object == nullptr) {
+    return std::nullopt;
+  }
+  const auto* id = object->if_contains("id");
+  if (id == nullptr || !id->is_string()) {
+    return std::nullopt;
+  }
+  sio::SocketInfo socket;
+  socket.id = std::string(id->get_string());
+  if (const auto* handshake = object->if_contains("handshake"); handshake != nullptr && handshake->is_object()) {
+    socket.handshake = handshake->get_object();
+  }
+  if (!strings_from_json(object->if_contains("rooms"), socket.rooms)) {
+    return std::nullopt;
+  }
+  // Node's socket.data may be any value; the C++ API keeps objects.
+  if (const auto* data = object->if_contains("data"); data != nullptr && data->is_object()) {
+    socket.data = data->get_object();
+  }
+  return socket;
+}
+
 std::string broadcast_channel(std::string_view key, std::string_view nsp) {
   return join({key, "#", nsp, "#"});
 }

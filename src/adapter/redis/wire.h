@@ -12,6 +12,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "sio/adapter.h"
 #include "sio/proto/packet.h"
@@ -29,6 +33,24 @@ std::string encode_broadcast(std::string_view uid, const sio::Packet& packet,
 
 // nullopt for anything that is not a well-formed broadcast (never throws on bad input).
 std::optional<BroadcastMessage> decode_broadcast(std::string_view bytes);
+
+// Any msgpack document as JSON, with bin values as placeholders into `attachments`, and back:
+// the form of the requests and responses Node sends as msgpack (a broadcast with acks, its
+// acks, sharded-adapter messages carrying binary). Same limits as decode_broadcast.
+struct Document {
+  boost::json::value value;
+  std::vector<std::string> attachments;
+};
+std::string encode_msgpack(const boost::json::value& value, const std::vector<std::string>& attachments = {});
+std::optional<Document> decode_msgpack(std::string_view bytes);
+
+// The JSON forms requests and responses carry: {"rooms","except"[,"flags"]} and a socket as
+// fetchSockets() reports it. The decoders take what Node sends (numeric room names included)
+// and return nullopt for anything else.
+boost::json::object options_to_json(const sio::BroadcastOptions& options, bool with_flags);
+std::optional<sio::BroadcastOptions> options_from_json(const boost::json::value& value);
+boost::json::object socket_to_json(const sio::SocketInfo& socket);
+std::optional<sio::SocketInfo> socket_from_json(const boost::json::value& value);
 
 // "<key>#<nsp>#"
 std::string broadcast_channel(std::string_view key, std::string_view nsp);

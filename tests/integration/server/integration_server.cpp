@@ -1,6 +1,8 @@
 // The server the integration tests drive with real clients: one handler per feature of the
 // C++ API (rooms, broadcasts with exceptions and acks, server→client acks, binary, namespaces,
-// middleware refusals, server-side disconnects).
+// middleware refusals, server-side disconnects), and with --redis-url a cluster node whose
+// events match tests/integration/cluster/node_server.js, its Node twin.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <regex>
@@ -10,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "adapter/memory/memory_adapter.h"
+#include "adapter/redis/cluster.h"
 #include "net/listener.h"
 #include "net/shard_pool.h"
 #include "sio/server.h"
@@ -40,8 +43,168 @@ std::int64_t int_field(const json::value& value, std::string_view key, std::int6
 
 void emit_auth(sio::Socket& socket) { socket.emit("auth", sio::Payload{json::array{socket.auth()}}); }
 
+// This node's name in server-side answers (several nodes run in one cluster test).
+std::string node_name = "iogate";
+
+const json::value& first_arg(const sio::Event& e) {
+  static const json::value kNone;
+  return e.payload.args.empty() ? kNone : e.payload.args[0];
+}
+
+// The sockets a request {room?, except?} selects.
+sio::BroadcastOperator selection_of(sio::Socket& s, const json::value& request) {
+  auto target = s.nsp().selection();
+  if (auto room = string_field(request, "room"); !room.empty()) {
+    target = target.to(room);
+  }
+  if (auto except = string_field(request, "except"); !except.empty()) {
+    target = target.except(except);
+  }
+  return target;
+}
+
+std::vector<std::string> strings_field(const json::value& value, std::string_view key) {
+  std::vector<std::string> out;
+  if (const auto* object = value.if_object()) {
+    if (const auto* field = object->if_contains(key); field && field->is_array()) {
+      for (const auto& item : field->as_array()) {
+        if (item.is_string()) {
+          out.emplace_back(item.as_string());
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void register_broadcast(sio::Socket& socket) {
+  socket.on("broadcast", [](sio::Socket& s, sio::Event& e) {
+    json::value request = first_arg(e);
+    sio::Payload payload;
+    if (const auto* object = request.if_object()) {
+      if (const auto* args = object->if_contains("args"); args && args->is_array()) {
+        payload.args = args->as_array();
+        payload.attachments = e.payload.attachments;
+      }
+    }
+    selection_of(s, request).emit(string_field(request, "event"), std::move(payload));
+    if (e.wants_ack()) {
+      e.ack(json::array{"sent"});
+    }
+  });
+}
+
+// Cluster-wide operations, one event each (see node_server.js for the same list).
+void register_cluster_handlers(sio::Socket& socket) {
+  socket.on("fetch-details", [](sio::Socket& s, sio::Event& e) {
+    auto ack = std::move(e.ack);
+    std::string room = first_arg(e).is_string() ? std::string(first_arg(e).as_string()) : std::string();
+    auto selection = room.empty() ? s.nsp().selection() : s.nsp().to(room);
+    selection.fetch_sockets([ack](std::vector<sio::SocketInfo> sockets) {
+      json::array list;
+      for (auto& info : sockets) {
+        std::sort(info.rooms.begin(), info.rooms.end());
+        json::array rooms(info.rooms.begin(), info.rooms.end());
+        list.push_back(json::object{{"id", info.id}, {"rooms", std::move(rooms)}, {"data", info.data}});
+      }
+      if (ack) {
+        ack(json::array{std::move(list)});
+      }
+    });
+  });
+  socket.on("set-data", [](sio::Socket& s, sio::Event& e) {
+    if (const auto* object = first_arg(e).if_object()) {
+      s.data() = *object;
+    }
+    if (e.wants_ack()) {
+      e.ack(json::array{"set"});
+    }
+  });
+  socket.on("sockets-join", [](sio::Socket& s, sio::Event& e) {
+    json::value request = first_arg(e);
+    selection_of(s, request).sockets_join(strings_field(request, "rooms"));
+    if (e.wants_ack()) {
+      e.ack(json::array{"done"});
+    }
+  });
+  socket.on("sockets-leave", [](sio::Socket& s, sio::Event& e) {
+    json::value request = first_arg(e);
+    selection_of(s, request).sockets_leave(strings_field(request, "rooms"));
+    if (e.wants_ack()) {
+      e.ack(json::array{"done"});
+    }
+  });
+  socket.on("disconnect-sockets", [](sio::Socket& s, sio::Event& e) {
+    json::value request = first_arg(e);
+    bool close = false;
+    if (const auto* object = request.if_object()) {
+      if (const auto* field = object->if_contains("close"); field && field->is_bool()) {
+        close = field->as_bool();
+      }
+    }
+    if (e.wants_ack()) {
+      e.ack(json::array{"done"});
+    }
+    selection_of(s, request).disconnect_sockets(close);
+  });
+  socket.on("server-side-emit", [](sio::Socket& s, sio::Event& e) {
+    json::array args;
+    if (const auto* object = first_arg(e).if_object()) {
+      if (const auto* field = object->if_contains("args"); field && field->is_array()) {
+        args = field->as_array();
+      }
+    }
+    s.nsp().server_side_emit("note", std::move(args));
+    if (e.wants_ack()) {
+      e.ack(json::array{"sent"});
+    }
+  });
+  socket.on("server-side-emit-ack", [](sio::Socket& s, sio::Event& e) {
+    json::value request = first_arg(e);
+    json::value arg;
+    if (const auto* object = request.if_object()) {
+      if (const auto* field = object->if_contains("arg")) {
+        arg = *field;
+      }
+    }
+    auto ack = std::move(e.ack);
+    s.nsp().server_side_emit_with_ack(
+        "ask", json::array{std::move(arg)}, std::chrono::milliseconds(int_field(request, "timeout", 5000)),
+        [ack](std::optional<std::string> error, std::vector<json::value> replies) {
+          if (ack) {
+            ack(json::array{json::object{{"error", error ? json::value(*error) : json::value{}},
+                                         {"responses", json::array(replies.begin(), replies.end())}}});
+          }
+        });
+  });
+  socket.on("all-rooms", [](sio::Socket& s, sio::Event& e) {
+    auto ack = std::move(e.ack);
+    s.nsp().all_rooms([ack](std::vector<std::string> rooms) {
+      std::sort(rooms.begin(), rooms.end());
+      if (ack) {
+        ack(json::array{json::array(rooms.begin(), rooms.end())});
+      }
+    });
+  });
+  socket.on("server-count", [](sio::Socket& s, sio::Event& e) {
+    auto ack = std::move(e.ack);
+    s.nsp().server_count([ack](std::size_t count) {
+      if (ack) {
+        ack(json::array{count});
+      }
+    });
+  });
+  socket.on("whoami", [](sio::Socket& s, sio::Event& e) {
+    if (e.wants_ack()) {
+      e.ack(json::array{json::object{{"server", node_name}, {"id", s.id()}}});
+    }
+  });
+}
+
 void register_root_handlers(sio::Socket& socket) {
   emit_auth(socket);
+  register_broadcast(socket);
+  register_cluster_handlers(socket);
   socket.on("message", [](sio::Socket& s, sio::Event& e) { s.emit("message-back", std::move(e.payload)); });
   socket.on("message-with-ack", [](sio::Socket&, sio::Event& e) {
     if (e.wants_ack()) {
@@ -71,27 +234,6 @@ void register_root_handlers(sio::Socket& socket) {
     }
     if (e.wants_ack()) {
       e.ack(json::array{std::move(rooms)});
-    }
-  });
-  socket.on("broadcast", [](sio::Socket& s, sio::Event& e) {
-    json::value request = e.payload.args.empty() ? json::value{} : e.payload.args[0];
-    auto target = s.nsp().selection();
-    if (auto room = string_field(request, "room"); !room.empty()) {
-      target = target.to(room);
-    }
-    if (auto except = string_field(request, "except"); !except.empty()) {
-      target = target.except(except);
-    }
-    sio::Payload payload;
-    if (const auto* object = request.if_object()) {
-      if (const auto* args = object->if_contains("args"); args && args->is_array()) {
-        payload.args = args->as_array();
-        payload.attachments = e.payload.attachments;
-      }
-    }
-    target.emit(string_field(request, "event"), std::move(payload));
-    if (e.wants_ack()) {
-      e.ack(json::array{"sent"});
     }
   });
   socket.on("server-ack", [](sio::Socket& s, sio::Event& e) {
@@ -124,7 +266,7 @@ void register_root_handlers(sio::Socket& socket) {
     json::value request = e.payload.args.empty() ? json::value{} : e.payload.args[0];
     auto timeout = std::chrono::milliseconds(int_field(request, "timeout", 1000));
     auto ack = std::move(e.ack);
-    s.nsp().to(string_field(request, "room")).timeout(timeout).emit_with_ack(
+    selection_of(s, request).timeout(timeout).emit_with_ack(
         "question", json::array{42}, [ack](std::optional<std::string> error, std::vector<sio::Payload> replies) {
           json::array responses;
           for (auto& reply : replies) {
@@ -161,8 +303,17 @@ int main(int argc, char** argv) {
   CLI::App cli{"iogate integration test server"};
   std::uint16_t port = 0;
   std::size_t shards = 2;
+  std::string redis_url;
+  std::string redis_key = "socket.io";
+  std::string redis_mode = "classic";
+  std::int64_t requests_timeout_ms = 5000;
   cli.add_option("--port", port, "TCP port (0: any free port)");
   cli.add_option("--shards", shards, "event loops");
+  cli.add_option("--redis-url", redis_url, "join a cluster through this Redis (empty: in memory)");
+  cli.add_option("--redis-key", redis_key, "channel prefix shared by the cluster");
+  cli.add_option("--redis-mode", redis_mode, "classic or sharded")->check(CLI::IsMember({"classic", "sharded"}));
+  cli.add_option("--requests-timeout", requests_timeout_ms, "cluster requests timeout (ms)");
+  cli.add_option("--name", node_name, "this node's name in server-side answers");
   CLI11_PARSE(cli, argc, argv);
 
   net::ShardPool pool(shards);
@@ -173,10 +324,40 @@ int main(int argc, char** argv) {
   options.engine.allow_eio3 = true;
   options.engine.cors.enabled = true;
   options.adapter = adapter::MemoryAdapter::factory();
+  std::unique_ptr<adapter::redis::Cluster> cluster;
+  if (!redis_url.empty()) {
+    std::string error;
+    auto endpoint = redis::parse_url(redis_url, &error);
+    if (!endpoint) {
+      std::fprintf(stderr, "--redis-url: %s\n", error.c_str());
+      return 2;
+    }
+    cluster = std::make_unique<adapter::redis::Cluster>(
+        pool.context(0), adapter::redis::ClusterOptions{
+                             .endpoint = *endpoint,
+                             .key = redis_key,
+                             .mode = redis_mode == "sharded" ? adapter::redis::Mode::sharded : adapter::redis::Mode::classic,
+                             .requests_timeout = std::chrono::milliseconds(requests_timeout_ms)});
+    options.adapter = cluster->factory();
+  }
   sio::Server io(pool, options);
 
-  io.of("/").on_connection(register_root_handlers);
-  io.of("/custom").on_connection(emit_auth);
+  auto& root = io.of("/");
+  root.on_connection(register_root_handlers);
+  root.on_server_side("note", [&root](json::array args, sio::ServerSideReply) {
+    root.local().emit("server-note", json::array{json::object{{"server", node_name}, {"args", std::move(args)}}});
+  });
+  root.on_server_side("ask", [](json::array args, sio::ServerSideReply reply) {
+    if (!reply) {
+      return;
+    }
+    std::string question = !args.empty() && args[0].is_string() ? std::string(args[0].as_string()) : json::serialize(args.empty() ? json::value{} : args[0]);
+    reply(json::string(node_name + " answers " + question));
+  });
+  io.of("/custom").on_connection([](sio::Socket& socket) {
+    emit_auth(socket);
+    register_broadcast(socket);
+  });
   io.of("/refuse").use([](sio::Socket&, auto next) {
     next(sio::ConnectError{"not allowed", json::object{{"code", 42}}});
   });
@@ -203,6 +384,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   listener.start();
+  if (cluster) {
+    cluster->start();
+  }
   std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
 

@@ -74,6 +74,13 @@ class CountingAdapter final : public Adapter {
     ++calls_.fetch_sockets;
     inner_.fetch_sockets(options, std::move(done));
   }
+  void all_rooms(std::function<void(std::vector<std::string>)> done) override { inner_.all_rooms(std::move(done)); }
+  void server_side_emit(const boost::json::array& data) override { inner_.server_side_emit(data); }
+  void server_side_emit_with_ack(const boost::json::array& data, std::chrono::milliseconds timeout,
+                                 ServerSideAckCollector done) override {
+    inner_.server_side_emit_with_ack(data, timeout, std::move(done));
+  }
+  void server_count(std::function<void(std::size_t)> done) override { inner_.server_count(std::move(done)); }
 
  private:
   adapter::MemoryAdapter inner_;
