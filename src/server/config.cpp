@@ -1,11 +1,15 @@
 #include "server/config.h"
 
+#include "redis/connection.h"
+
 #include <charconv>
 #include <functional>
 #include <map>
 #include <stdexcept>
 
 #include <toml++/toml.h>
+
+#include "redis/connection.h"
 
 namespace iogate::server {
 
@@ -219,8 +223,45 @@ const std::vector<Entry>& entries() {
                       "30", [](Config& c, const std::string& v) {
                         c.live_interval_s = parse_number<std::uint32_t>("live-interval", v);
                       }));
-    e.push_back(entry("redis.url", "--redis-url", "Redis for the cluster (redis://host:port); empty: in memory", "",
-                      [](Config& c, const std::string& v) { c.redis_url = v; }));
+    e.push_back(entry("redis.url", "--redis-url",
+                      "Redis for the cluster (redis://[user:password@]host:port[/db] or unix:///path); empty: in memory",
+                      "", [](Config& c, const std::string& v) {
+                        std::string error;
+                        if (!v.empty() && !redis::parse_url(v, &error)) {
+                          throw std::invalid_argument("redis-url: " + error);
+                        }
+                        c.redis_url = v;
+                      }));
+    e.push_back(entry("redis.key", "--redis-key", "channel prefix shared by the cluster (Node: key / channelPrefix)",
+                      d.redis_key, [](Config& c, const std::string& v) {
+                        if (v.empty()) {
+                          throw std::invalid_argument("redis-key: must not be empty");
+                        }
+                        c.redis_key = v;
+                      }));
+    e.push_back(entry("redis.mode", "--redis-mode", "classic (PUBLISH, Node's createAdapter) or sharded (SPUBLISH, Redis 7)",
+                      d.redis_mode, [](Config& c, const std::string& v) {
+                        if (v != "classic" && v != "sharded") {
+                          throw std::invalid_argument("redis-mode: classic or sharded, not '" + v + "'");
+                        }
+                        c.redis_mode = v;
+                      }));
+    e.push_back(entry("redis.subscription_mode", "--redis-subscription-mode",
+                      "sharded mode's room channels: dynamic, dynamic-private or static", d.redis_subscription_mode,
+                      [](Config& c, const std::string& v) {
+                        if (v != "dynamic" && v != "dynamic-private" && v != "static") {
+                          throw std::invalid_argument("redis-subscription-mode: dynamic, dynamic-private or static");
+                        }
+                        c.redis_subscription_mode = v;
+                      }));
+    e.push_back(entry("redis.requests_timeout_ms", "--redis-requests-timeout",
+                      "how long cluster requests (fetchSockets, serverSideEmit acks) wait for other nodes (ms)",
+                      std::to_string(d.redis_requests_timeout_ms), [](Config& c, const std::string& v) {
+                        c.redis_requests_timeout_ms = parse_number<std::uint32_t>("redis-requests-timeout", v);
+                        if (c.redis_requests_timeout_ms == 0) {
+                          throw std::invalid_argument("redis-requests-timeout: must be at least 1 ms");
+                        }
+                      }));
     e.push_back(entry("log.level", "--log-level", "trace, debug, info, warn, error or off", d.log_level,
                       [](Config& c, const std::string& v) {
                         static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};

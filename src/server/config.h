@@ -36,6 +36,10 @@ struct Config {
 
   std::uint32_t live_interval_s = 30;
   std::string redis_url;
+  std::string redis_key = "socket.io";
+  std::string redis_mode = "classic";  // classic | sharded
+  std::string redis_subscription_mode = "dynamic";  // sharded: dynamic | dynamic-private | static
+  std::uint32_t redis_requests_timeout_ms = 5000;
   std::string log_level = "info";
 };
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapter/memory/memory_adapter.h"
+#include "adapter/redis/cluster.h"
 #include "app/auth/jwt.h"
 #include "app/gateway/gateway.h"
 #include "app/live/system_stats.h"
@@ -86,6 +87,29 @@ class Periodic {
   std::function<void()> tick_;
 };
 
+adapter::redis::ClusterOptions cluster_options(const server::Config& config) {
+  adapter::redis::ClusterOptions options;
+  options.endpoint = *redis::parse_url(config.redis_url);  // validated with the configuration
+  options.key = config.redis_key;
+  options.mode = config.redis_mode == "sharded" ? adapter::redis::Mode::sharded : adapter::redis::Mode::classic;
+  options.subscription_mode = config.redis_subscription_mode == "static"            ? adapter::redis::SubscriptionMode::static_rooms
+                              : config.redis_subscription_mode == "dynamic-private" ? adapter::redis::SubscriptionMode::dynamic_private
+                                                                                     : adapter::redis::SubscriptionMode::dynamic;
+  options.requests_timeout = std::chrono::milliseconds(config.redis_requests_timeout_ms);
+  return options;
+}
+
+// The URL without its password, for logs.
+std::string redacted(const std::string& url) {
+  auto scheme_end = url.find("://");
+  auto at = url.rfind('@');
+  if (scheme_end == std::string::npos || at == std::string::npos || at < scheme_end) {
+    return url;
+  }
+  return url.substr(0, scheme_end + 3) + "***" + url.substr(at);
+}
+
+// Every node pushes to its own clients, so each client gets one push whatever the cluster size.
 void push_live_data(app::Services& services, app::SystemStats& stats) {
   auto& gateway = services.gateway();
   auto& io = gateway.io();
@@ -98,11 +122,11 @@ void push_live_data(app::Services& services, app::SystemStats& stats) {
   auto timestamp = app::iso_timestamp();
   for (const auto& [name, events] : gateway.config().namespaces) {
     auto& nsp = io.of(name);
-    nsp.emit("system:status", json::array{json::object{{"cpu", std::round(cpu * 10) / 10},
+    nsp.local().emit("system:status", json::array{json::object{{"cpu", std::round(cpu * 10) / 10},
                                                        {"memory", std::round(memory * 10) / 10},
                                                        {"activeConnections", active},
                                                        {"timestamp", timestamp}}});
-    services.push_online_users(name);
+    services.push_online_users(name, app::Services::Reach::this_node);
   }
 }
 
@@ -188,9 +212,6 @@ int main(int argc, char** argv) {
 
   try {
     server::validate(config);
-    if (!config.redis_url.empty()) {
-      throw std::invalid_argument("redis-url: the Redis cluster is not built yet; leave it empty to run in memory");
-    }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "iogate: %s\n", error.what());
     return 2;
@@ -224,6 +245,18 @@ int main(int argc, char** argv) {
   }
   options.connect_timeout = std::chrono::milliseconds(config.connect_timeout_ms);
   options.adapter = adapter::MemoryAdapter::factory();
+  std::unique_ptr<adapter::redis::Cluster> cluster;
+  if (!config.redis_url.empty()) {
+    cluster = std::make_unique<adapter::redis::Cluster>(pool.context(0), cluster_options(config));
+    cluster->on_state([&cluster = *cluster](bool connected) {
+      if (connected) {
+        spdlog::info("event=redis-up");
+      } else {
+        spdlog::warn("event=redis-down error=\"{}\" note=\"local delivery goes on; reconnecting\"", cluster.last_error());
+      }
+    });
+    options.adapter = cluster->factory();
+  }
   sio::Server io(pool, options);
 
   app::MemoryPresence presence;
@@ -268,6 +301,19 @@ int main(int argc, char** argv) {
                             [&] { gateway.clean_stale_presence(); });
   Periodic batch_flush(pool.context(0), std::chrono::milliseconds(config.batch_interval_ms),
                        [&] { services.flush(); });
+
+  std::optional<Periodic> redis_watch;
+  if (cluster) {
+    cluster->start();
+    spdlog::info("event=redis-cluster url={} key={} mode={}", redacted(config.redis_url), config.redis_key, config.redis_mode);
+    // While Redis is away, say so every few seconds with what it costs.
+    redis_watch.emplace(pool.context(0), std::chrono::seconds(5), [&cluster = *cluster] {
+      if (!cluster.connected()) {
+        spdlog::warn("event=redis-away error=\"{}\" publish_failures={}", cluster.last_error(),
+                     cluster.stats().publish_failures.load());
+      }
+    });
+  }
 
   asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int signal) {

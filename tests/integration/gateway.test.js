@@ -1483,7 +1483,8 @@ describe("configuration: TOML < IOGATE_* environment < flags", () => {
       "jwt-algorithms", "jwt-id-claim", "jwt-username-claim", "require-status", "jwt-leeway", "namespaces",
       "offline-grace", "presence-cleanup", "max-message-length", "max-connections-per-user",
       "connection-limit-policy", "rate-limit", "rate-window", "api-host", "api-port", "api-key", "batch-size",
-      "batch-interval", "live-interval", "redis-url", "log-level",
+      "batch-interval", "live-interval", "redis-url", "redis-key", "redis-mode", "redis-subscription-mode",
+      "redis-requests-timeout", "log-level",
     ];
     const text = help.replace(/\n\s+/g, " ");
     for (const flag of flags) {

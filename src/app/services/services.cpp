@@ -83,12 +83,14 @@ void Services::data_update(const std::string& nsp, const std::string& type, cons
   selection.emit("data:update", json::array{std::move(payload)});
 }
 
-void Services::push_online_users(const std::string& nsp) {
+void Services::push_online_users(const std::string& nsp, Reach reach) {
   json::array users;
   for (const auto& user : gateway_.presence().online_users(nsp)) {
     users.push_back(id_from_presence(user));
   }
-  gateway_.io().of(nsp).emit(
+  auto& io_nsp = gateway_.io().of(nsp);
+  auto target = reach == Reach::this_node ? io_nsp.local() : io_nsp.selection();
+  target.emit(
       "stats:online-users",
       json::array{json::object{{"total", users.size()}, {"users", std::move(users)}, {"timestamp", iso_timestamp()}}});
 }

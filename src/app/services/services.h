@@ -55,8 +55,10 @@ class Services {
   // data:update {type, data, timestamp} to the users given, or to everyone.
   void data_update(const std::string& nsp, const std::string& type, const boost::json::value& data,
                    const std::vector<boost::json::value>& target_users);
-  // stats:online-users {total, users, timestamp}.
-  void push_online_users(const std::string& nsp);
+  // stats:online-users {total, users, timestamp}: to every node's clients, or to this node's
+  // (a periodic push that every node makes for its own clients).
+  enum class Reach { cluster, this_node };
+  void push_online_users(const std::string& nsp, Reach reach = Reach::cluster);
 
   // Closes every connection of the user in `nsp` (every shard, every node).
   void disconnect_user(const std::string& nsp, const boost::json::value& user_id);
