@@ -21,7 +21,8 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::chrono::milliseconds kFirstBackoff = 100ms;
-constexpr std::chrono::milliseconds kMaxBackoff = 5000ms;
+// Capped low: a cluster must heal within a second or so of Redis coming back (as node-redis, 500 ms).
+constexpr std::chrono::milliseconds kMaxBackoff = 1000ms;
 
 bool parse_int(std::string_view text, long long min, long long max, long long& out) {
   if (text.empty()) return false;

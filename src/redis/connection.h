@@ -91,7 +91,7 @@ class Connection {
   void on_state(StateHandler handler) { on_state_ = std::move(handler); }
 
   // Starts connecting; from then on the Connection keeps a link up, reconnecting with backoff
-  // (100 ms doubling to 5 s, jittered). A refused handshake (wrong password, bad db) is retried
+  // (100 ms doubling to 1 s, jittered). A refused handshake (wrong password, bad db) is retried
   // the same way; last_error() says why.
   void connect();
 
