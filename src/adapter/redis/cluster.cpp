@@ -9,7 +9,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "adapter/redis/wire.h"
@@ -59,19 +58,6 @@ std::string hex_id() {
     out.push_back(kDigits[static_cast<unsigned char>(c) % 16]);
   }
   return out;
-}
-
-// Requests are JSON unless Node had binary or a broadcast to carry: the first byte tells.
-std::optional<Document> parse_message(std::string_view bytes) {
-  if (!bytes.empty() && bytes.front() == '{') {
-    boost::system::error_code error;
-    json::value value = json::parse(bytes, error);
-    if (error) {
-      return std::nullopt;
-    }
-    return Document{std::move(value), {}};
-  }
-  return decode_msgpack(bytes);
 }
 
 const json::value* member(const json::value& value, std::string_view key) {
@@ -630,7 +616,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
   }
 
   void on_request(std::string_view payload) {
-    auto document = parse_message(payload);
+    auto document = decode_message(payload);
     const auto type = document ? int_member(document->value, "type") : std::nullopt;
     count_in(type.has_value());
     if (!type) {
@@ -821,7 +807,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
   }
 
   void on_response(std::string_view payload) {
-    auto document = parse_message(payload);
+    auto document = decode_message(payload);
     count_in(document.has_value());
     if (!document) {
       return;
@@ -884,7 +870,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
   // ---- sharded: incoming ----
 
   void on_sharded(std::string_view, std::string_view payload) {
-    auto document = parse_message(payload);
+    auto document = decode_message(payload);
     const auto type = document ? int_member(document->value, "type") : std::nullopt;
     count_in(type.has_value());
     if (!type) {

@@ -15,6 +15,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/utf8.h"
@@ -672,6 +673,18 @@ std::optional<Document> decode_msgpack(std::string_view bytes) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::optional<Document> decode_message(std::string_view bytes) {
+  if (!bytes.empty() && bytes.front() == '{') {
+    boost::system::error_code error;
+    json::value value = json::parse(bytes, error);
+    if (error) {
+      return std::nullopt;
+    }
+    return Document{std::move(value), {}};
+  }
+  return decode_msgpack(bytes);
 }
 
 namespace {

@@ -43,6 +43,8 @@ struct Document {
 };
 std::string encode_msgpack(const boost::json::value& value, const std::vector<std::string>& attachments = {});
 std::optional<Document> decode_msgpack(std::string_view bytes);
+// A request or response: JSON when it starts with '{', msgpack otherwise (as Node decides).
+std::optional<Document> decode_message(std::string_view bytes);
 
 // The JSON forms requests and responses carry: {"rooms","except"[,"flags"]} and a socket as
 // fetchSockets() reports it. The decoders take what Node sends (numeric room names included)

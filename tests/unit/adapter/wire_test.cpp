@@ -355,4 +355,86 @@ TEST(Channels, RoomOfChannel) {
 }
 
 }  // namespace
+
+// Requests and responses as the cluster builds them (objects in Node's key order), against the
+// captured bytes of redis-adapter-classic.txt and redis-adapter-sharded.txt.
+TEST(Msgpack, CapturedBroadcastWithAckRequest) {
+  const auto packet = event(R"(["ask-client","hi"])");
+  sio::BroadcastOptions options;
+  options.flags.timeout = 1500ms;
+  json::object request{{"uid", "KMD-BV"},
+                       {"requestId", "4J1bUB"},
+                       {"type", 7},
+                       {"packet", json::object{{"type", 2}, {"data", packet.data}, {"nsp", "/"}}},
+                       {"opts", options_to_json(options, true)}};
+  EXPECT_EQ(encode_msgpack(request),
+            from_hex("85a3756964a64b4d442d4256a9726571756573744964a6344a31625542a47479706507a67061636b657483a4747970"
+                     "6502a46461746192aa61736b2d636c69656e74a26869a36e7370a12fa46f70747383a5726f6f6d7390a66578636570"
+                     "7490a5666c61677381a774696d656f7574cd05dc"));
+}
+
+TEST(Msgpack, CapturedBroadcastAckResponse) {
+  json::object response{{"type", 9}, {"requestId", "4J1bUB"}, {"packet", "A says hi"}};
+  EXPECT_EQ(encode_msgpack(response),
+            from_hex("83a47479706509a9726571756573744964a6344a31625542a67061636b6574a9412073617973206869"));
+}
+
+TEST(Msgpack, CapturedShardedBroadcastWithBinary) {
+  const std::string bytes = from_hex(
+      "84a47479706503a46461746182a67061636b657482a47479706502a46461746193a568656c6c6fa5776f726c64c403010203a46f"
+      "70747383a5726f6f6d7390a665786365707490a5666c61677380a3756964b063613961303639353633396565366332a36e7370a12f");
+  auto document = decode_msgpack(bytes);
+  ASSERT_TRUE(document);
+  ASSERT_EQ(document->attachments, std::vector<std::string>{std::string("\x01\x02\x03", 3)});
+  const auto& data = document->value.at("data");
+  EXPECT_EQ(json::serialize(data.at("packet").at("data")), R"(["hello","world",{"_placeholder":true,"num":0}])");
+  auto options = options_from_json(data.at("opts"));
+  ASSERT_TRUE(options);
+  EXPECT_TRUE(options->rooms.empty());
+  EXPECT_EQ(encode_msgpack(document->value, document->attachments), bytes);
+}
+
+TEST(Message, JsonOrMsgpackByFirstByte) {
+  auto json_message = decode_message(R"({"uid":"KMD-BV","requestId":"tDPlIZ","type":5,"opts":{"rooms":[],"except":[]}})");
+  ASSERT_TRUE(json_message);
+  EXPECT_EQ(json_message->value.at("type").as_int64(), 5);
+  auto msgpack_message = decode_message(from_hex("83a47479706509a9726571756573744964a6344a31625542a67061636b6574a9412073617973206869"));
+  ASSERT_TRUE(msgpack_message);
+  EXPECT_EQ(msgpack_message->value.at("packet").as_string(), "A says hi");
+  EXPECT_FALSE(decode_message("{not json"));
+  EXPECT_FALSE(decode_message(""));
+  EXPECT_FALSE(decode_message("\xc1"));
+}
+
+TEST(OptionsJson, NodeFormsAndBadShapes) {
+  auto options = options_from_json(json::parse(
+      R"({"rooms":["a",7],"except":["b"],"flags":{"volatile":true,"compress":false,"timeout":1500.0}})"));
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->rooms, (std::vector<std::string>{"a", "7"}));
+  EXPECT_EQ(options->except, std::vector<std::string>{"b"});
+  EXPECT_TRUE(options->flags.is_volatile);
+  EXPECT_FALSE(options->flags.compress);
+  EXPECT_EQ(options->flags.timeout, 1500ms);
+  EXPECT_EQ(json::serialize(options_to_json(*options, false)), R"({"rooms":["a","7"],"except":["b"]})");
+  EXPECT_FALSE(options_from_json(json::parse(R"({"rooms":"a"})")));
+  EXPECT_FALSE(options_from_json(json::parse(R"({"rooms":[{}]})")));
+  EXPECT_FALSE(options_from_json(json::parse(R"({"flags":{"volatile":1}})")));
+  EXPECT_FALSE(options_from_json(json::parse(R"({"flags":{"timeout":-1}})")));
+  EXPECT_FALSE(options_from_json(json::parse(R"([])")));
+}
+
+TEST(SocketJson, FetchSocketsShape) {
+  auto socket = socket_from_json(json::parse(
+      R"({"id":"z_HK","handshake":{"address":"127.0.0.1","auth":{}},"rooms":["z_HK","room1"],"data":{"user":7}})"));
+  ASSERT_TRUE(socket);
+  EXPECT_EQ(socket->id, "z_HK");
+  EXPECT_EQ(socket->rooms, (std::vector<std::string>{"z_HK", "room1"}));
+  EXPECT_EQ(socket->data.at("user").as_int64(), 7);
+  EXPECT_EQ(json::serialize(socket_to_json(*socket)),
+            R"({"id":"z_HK","handshake":{"address":"127.0.0.1","auth":{}},"rooms":["z_HK","room1"],"data":{"user":7}})");
+  EXPECT_FALSE(socket_from_json(json::parse(R"({"rooms":[]})")));
+  // Node's socket.data may be any value; only objects are kept.
+  EXPECT_TRUE(socket_from_json(json::parse(R"({"id":"x","data":5})"))->data.empty());
+}
+
 }  // namespace iogate::adapter::redis
