@@ -1,13 +1,16 @@
 "use strict";
 // Spawns one of the iogate test servers (conformance_server or
 // integration_server) on an ephemeral port and waits, bounded, for its
-// "iogate listening on port <N>" line.
+// "iogate listening on port <N>" line. Also starts the nodes of a Redis
+// cluster, each either integration_server or its Node twin
+// (cluster/node_server.js), which prints the same line.
 //
 // The binary comes from IOGATE_CONFORMANCE_SERVER / IOGATE_INTEGRATION_SERVER
 // (set by tests/integration/CMakeLists.txt from $<TARGET_FILE:...>).
 
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
+const path = require("node:path");
 
 const ENV_VARS = {
   conformance: "IOGATE_CONFORMANCE_SERVER",
@@ -20,6 +23,8 @@ const LISTEN_RE = /^iogate listening on port (\d+)\s*$/;
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const OUTPUT_KEEP = 64 * 1024;
+
+const NODE_CLUSTER_SERVER = path.join(__dirname, "..", "cluster", "node_server.js");
 
 // Every live child, killed (SIGKILL) if the test process goes away without
 // calling stop().
@@ -50,6 +55,13 @@ function installExitHooks() {
       process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1));
     });
   }
+}
+
+/** Kills `child` if the test process goes away while it still runs. */
+function killOnExit(child) {
+  installExitHooks();
+  live.add(child);
+  child.once("exit", () => live.delete(child));
 }
 
 /** Best effort: all threads' backtraces of a live process (needs gdb). */
@@ -89,14 +101,43 @@ function binaryPath(kind) {
  * @returns {Promise<{port:number, url:string, host:string, output():string, stop():Promise<{code:number|null, signal:string|null}>, child: import("node:child_process").ChildProcess}>}
  */
 function startServer(kind, options = {}) {
-  installExitHooks();
   const file = binaryPath(kind);
   const port = options.port === undefined ? "0" : options.port;
   const args = [...(port === null ? [] : ["--port", String(port)]), ...(options.args || [])];
-  const timeoutMs = options.timeoutMs || START_TIMEOUT_MS;
+  return spawnServer({ kind, label: `${kind}_server`, file, args, env: options.env, timeoutMs: options.timeoutMs });
+}
 
-  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env || process.env });
-  live.add(child);
+/**
+ * Starts one node of a Redis cluster: integration_server ("iogate") or its
+ * Node twin ("node"), with the same flags, on port 0.
+ * @param {{kind: "iogate"|"node", name: string, redisUrl: string, key: string,
+ *   mode: "classic"|"sharded", requestsTimeout: number}} node
+ * @returns the handle startServer returns, plus `name` and `nodeKind`.
+ */
+async function startClusterNode({ kind, name, redisUrl, key, mode, requestsTimeout }) {
+  const args = [
+    "--port", "0",
+    "--redis-url", redisUrl,
+    "--redis-key", key,
+    "--redis-mode", mode,
+    "--name", name,
+    "--requests-timeout", String(requestsTimeout),
+  ];
+  let launch;
+  if (kind === "iogate") {
+    launch = { kind: "integration", label: `integration_server ${name}`, file: binaryPath("integration"), args };
+  } else if (kind === "node") {
+    launch = { kind, label: `node_server.js ${name}`, file: process.execPath, args: [NODE_CLUSTER_SERVER, ...args] };
+  } else {
+    throw new Error(`unknown cluster node kind ${kind}`);
+  }
+  return Object.assign(await spawnServer(launch), { name, nodeKind: kind });
+}
+
+/** Spawns `file args`, waits (bounded) for its listening line and returns its handle. */
+function spawnServer({ kind, label, file, args, env, timeoutMs = START_TIMEOUT_MS }) {
+  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: env || process.env });
+  killOnExit(child);
 
   let output = "";
   const keep = (chunk) => {
@@ -104,14 +145,13 @@ function startServer(kind, options = {}) {
     if (output.length > OUTPUT_KEEP) output = output.slice(-OUTPUT_KEEP);
   };
   if (process.env.IOGATE_TEST_VERBOSE) {
-    child.stderr.on("data", (d) => process.stderr.write(`[${kind}_server] ${d}`));
+    child.stderr.on("data", (d) => process.stderr.write(`[${label}] ${d}`));
   }
 
   let stopping = false;
   let exitInfo = null;
   const exited = new Promise((resolve) => {
     child.once("exit", (code, signal) => {
-      live.delete(child);
       exitInfo = { code, signal };
       resolve(exitInfo);
     });
@@ -130,7 +170,7 @@ function startServer(kind, options = {}) {
       } catch {
         // already gone
       }
-      reject(new Error(`${kind}_server (${file}): ${message}\n--- output ---\n${output}`));
+      reject(new Error(`${label} (${file}): ${message}\n--- output ---\n${output}`));
     };
 
     const timer = setTimeout(
@@ -179,7 +219,7 @@ function startServer(kind, options = {}) {
           assertAlive() {
             if (exitInfo && !stopping) {
               throw new Error(
-                `${kind}_server died during the tests (code ${exitInfo.code}, signal ${exitInfo.signal})\n--- output ---\n${output}`,
+                `${label} died during the tests (code ${exitInfo.code}, signal ${exitInfo.signal})\n--- output ---\n${output}`,
               );
             }
           },
@@ -192,7 +232,7 @@ function startServer(kind, options = {}) {
             stopping = true;
             if (diedEarly) {
               throw new Error(
-                `${kind}_server died during the tests (code ${exitInfo.code}, signal ${exitInfo.signal})\n--- output ---\n${output}`,
+                `${label} died during the tests (code ${exitInfo.code}, signal ${exitInfo.signal})\n--- output ---\n${output}`,
               );
             }
             if (!exitInfo) child.kill("SIGTERM");
@@ -210,18 +250,18 @@ function startServer(kind, options = {}) {
               child.kill("SIGKILL");
               await exited;
               throw new Error(
-                `${kind}_server did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)\n` +
+                `${label} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)\n` +
                   `--- threads ---\n${stacks}\n--- output (tail) ---\n${output.slice(-8192)}`,
               );
             }
             if (res.signal && res.signal !== "SIGTERM") {
               throw new Error(
-                `${kind}_server exited with signal ${res.signal} after SIGTERM\n--- output ---\n${output}`,
+                `${label} exited with signal ${res.signal} after SIGTERM\n--- output ---\n${output}`,
               );
             }
             if (res.code !== 0 && res.signal !== "SIGTERM") {
               process.stderr.write(
-                `warning: ${kind}_server exited with code ${res.code} after SIGTERM\n--- output (tail) ---\n${output.slice(-4096)}\n`,
+                `warning: ${label} exited with code ${res.code} after SIGTERM\n--- output (tail) ---\n${output.slice(-4096)}\n`,
               );
             }
             return res;
@@ -233,4 +273,4 @@ function startServer(kind, options = {}) {
   });
 }
 
-module.exports = { startServer };
+module.exports = { startServer, startClusterNode, killOnExit };
