@@ -39,6 +39,13 @@ net::SharedFrame frame_of(const SharedPacket& packet) {
 
 // ---- SessionTable ---------------------------------------------------------------------------
 
+SessionTable::SessionTable(Server& server, std::size_t shard)
+    : server_(server),
+      shard_(shard),
+      next_ping_(server.pool().context(shard), server.options().ping_interval),
+      pong_wait_(server.pool().context(shard), server.options().ping_timeout),
+      v3_ping_wait_(server.pool().context(shard), server.options().ping_interval + server.options().ping_timeout) {}
+
 std::shared_ptr<Session> SessionTable::find(const std::string& sid) const {
   auto it = sessions_.find(sid);
   return it == sessions_.end() ? nullptr : it->second;
@@ -93,11 +100,7 @@ Session::Session(SessionTable& table, std::string sid, Revision revision, Transp
       revision_(revision),
       transport_(transport),
       handshake_(std::make_shared<const Handshake>(std::move(handshake))),
-      supports_binary_(supports_binary),
-      heartbeat_timer_(table.server().pool().context(table.shard())),
-      upgrade_timer_(table.server().pool().context(table.shard())),
-      noop_timer_(table.server().pool().context(table.shard())),
-      close_timer_(table.server().pool().context(table.shard())) {}
+      supports_binary_(supports_binary) {}
 
 Session::~Session() = default;
 
@@ -361,17 +364,20 @@ void Session::on_ws_message(bool binary, std::string_view payload) {
 
 // ---- heartbeat ------------------------------------------------------------------------------
 
-void Session::schedule_ping() {
-  heartbeat_timer_.expires_after(table_.server().options().ping_interval);
-  heartbeat_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (auto self = weak.lock(); self && !ec) {
-      self->on_heartbeat_timer();
-    }
-  });
+void Session::Heartbeat::on_expired() {
+  // The session may end inside the call: keep it alive until the call returns.
+  auto self = session_.shared_from_this();
+  self->on_heartbeat_timer();
 }
+
+void Session::schedule_ping() { table_.next_ping().arm(heartbeat_); }
 
 void Session::on_heartbeat_timer() {
   if (closed_) {
+    return;
+  }
+  if (closing_) {
+    fail("forced close");  // a polling close whose last poll never came
     return;
   }
   if (revision_ == Revision::v3 || awaiting_pong_) {
@@ -380,24 +386,11 @@ void Session::on_heartbeat_timer() {
   }
   awaiting_pong_ = true;
   send(ping_packet());
-  heartbeat_timer_.expires_after(table_.server().options().ping_timeout);
-  heartbeat_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (auto self = weak.lock(); self && !ec) {
-      self->on_heartbeat_timer();
-    }
-  });
+  table_.pong_wait().arm(heartbeat_);
 }
 
 // v3: the client pings; the session ends if no ping comes within interval + timeout.
-void Session::reset_v3_timeout() {
-  const auto& options = table_.server().options();
-  heartbeat_timer_.expires_after(options.ping_interval + options.ping_timeout);
-  heartbeat_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (auto self = weak.lock(); self && !ec) {
-      self->on_heartbeat_timer();
-    }
-  });
-}
+void Session::reset_v3_timeout() { table_.v3_ping_wait().arm(heartbeat_); }
 
 // ---- upgrade --------------------------------------------------------------------------------
 
@@ -411,8 +404,9 @@ void Session::on_upgrade_websocket(const std::shared_ptr<net::WsConnection>& web
   probe_transport_ = std::make_unique<ProbeTransport>(*this);
   upgrade_state_ = UpgradeState::probing;
   probe_->start(probe_transport_.get());
-  upgrade_timer_.expires_after(table_.server().options().upgrade_timeout);
-  upgrade_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  upgrade_timers_ = std::make_unique<UpgradeTimers>(context());
+  upgrade_timers_->timeout.expires_after(table_.server().options().upgrade_timeout);
+  upgrade_timers_->timeout.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (auto self = weak.lock(); self && !ec) {
       self->abort_upgrade();
     }
@@ -443,8 +437,11 @@ void Session::check_upgrade_noop() {
   if (pending_poll_ && write_buffer_.empty()) {
     answer_poll({noop_packet()});
   }
-  noop_timer_.expires_after(100ms);
-  noop_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  if (!upgrade_timers_) {
+    return;
+  }
+  upgrade_timers_->noop.expires_after(100ms);
+  upgrade_timers_->noop.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (auto self = weak.lock(); self && !ec) {
       self->check_upgrade_noop();
     }
@@ -452,8 +449,7 @@ void Session::check_upgrade_noop() {
 }
 
 void Session::finish_upgrade() {
-  upgrade_timer_.cancel();
-  noop_timer_.cancel();
+  upgrade_timers_.reset();
   upgrade_state_ = UpgradeState::none;
   if (pending_poll_) {
     answer_poll({noop_packet()});
@@ -481,8 +477,7 @@ void Session::abort_upgrade() {
     return;
   }
   upgrade_state_ = UpgradeState::none;
-  upgrade_timer_.cancel();
-  noop_timer_.cancel();
+  upgrade_timers_.reset();
   if (probe_) {
     auto probe = std::move(probe_);
     probe->set_handler(nullptr);
@@ -494,8 +489,7 @@ void Session::abort_upgrade() {
 void Session::on_probe_closed() {
   if (upgrade_state_ != UpgradeState::none) {
     upgrade_state_ = UpgradeState::none;
-    upgrade_timer_.cancel();
-    noop_timer_.cancel();
+    upgrade_timers_.reset();
     probe_.reset();
   }
 }
@@ -516,13 +510,7 @@ void Session::close() {
   if (pending_poll_) {
     schedule_poll_flush();
   } else {
-    heartbeat_timer_.cancel();
-    close_timer_.expires_after(table_.server().options().ping_timeout);
-    close_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-      if (auto self = weak.lock(); self && !ec) {
-        self->fail("forced close");
-      }
-    });
+    table_.pong_wait().arm(heartbeat_);  // expiring while closing_: "forced close"
   }
 }
 
@@ -543,10 +531,8 @@ void Session::finish(std::string_view reason) {
     return;
   }
   closed_ = true;
-  heartbeat_timer_.cancel();
-  upgrade_timer_.cancel();
-  noop_timer_.cancel();
-  close_timer_.cancel();
+  heartbeat_.disarm();
+  upgrade_timers_.reset();
   if (pending_poll_) {
     answer_poll({close_packet()});
   }

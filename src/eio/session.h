@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "eio/connection.h"
+#include "eio/deadline_queue.h"
 #include "eio/server.h"
 #include "net/ws_connection.h"
 
@@ -33,7 +34,7 @@ class Session;
 
 class SessionTable {
  public:
-  SessionTable(Server& server, std::size_t shard) : server_(server), shard_(shard) {}
+  SessionTable(Server& server, std::size_t shard);
 
   std::shared_ptr<Session> find(const std::string& sid) const;
   void add(std::shared_ptr<Session> session);
@@ -43,9 +44,17 @@ class SessionTable {
   std::size_t shard() const noexcept { return shard_; }
   void close_all(std::string_view reason);
 
+  // The shard's heartbeat deadlines, one queue per delay.
+  DeadlineQueue& next_ping() noexcept { return next_ping_; }          // v4: ping_interval
+  DeadlineQueue& pong_wait() noexcept { return pong_wait_; }          // v4 pong, polling close: ping_timeout
+  DeadlineQueue& v3_ping_wait() noexcept { return v3_ping_wait_; }    // v3: interval + timeout
+
  private:
   Server& server_;
   std::size_t shard_;
+  DeadlineQueue next_ping_;
+  DeadlineQueue pong_wait_;
+  DeadlineQueue v3_ping_wait_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
 };
 
@@ -86,6 +95,22 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   enum class UpgradeState : std::uint8_t { none, probing, probed };
   class WsTransport;
   class ProbeTransport;
+  // The session's one heartbeat deadline (next ping, pong wait, v3 ping wait or a polling
+  // close waiting for its last poll), in one of the table's queues.
+  class Heartbeat final : public DeadlineQueue::Entry {
+   public:
+    explicit Heartbeat(Session& session) : session_(session) {}
+    void on_expired() override;
+
+   private:
+    Session& session_;
+  };
+  // Only while a probe WebSocket is being upgraded to.
+  struct UpgradeTimers {
+    explicit UpgradeTimers(boost::asio::io_context& context) : timeout(context), noop(context) {}
+    boost::asio::steady_timer timeout;
+    boost::asio::steady_timer noop;
+  };
 
   void on_packet(const PacketView& packet);
   void on_ws_message(bool binary, std::string_view payload);
@@ -127,10 +152,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   std::unique_ptr<WsTransport> ws_transport_;
   std::shared_ptr<net::WsConnection> probe_;
   std::unique_ptr<ProbeTransport> probe_transport_;
-  boost::asio::steady_timer heartbeat_timer_;
-  boost::asio::steady_timer upgrade_timer_;
-  boost::asio::steady_timer noop_timer_;
-  boost::asio::steady_timer close_timer_;  // a polling close waiting for its last poll
+  Heartbeat heartbeat_{*this};
+  std::unique_ptr<UpgradeTimers> upgrade_timers_;
   std::size_t buffered_bytes_ = 0;         // in write_buffer_
 };
 

@@ -31,8 +31,7 @@ WsConnection::WsConnection(asio::ip::tcp::socket socket, std::size_t shard, std:
     : socket_(std::move(socket)),
       shard_(shard),
       parser_(max_message_size),
-      partial_(std::move(buffered)),
-      linger_timer_(socket_.get_executor()) {
+      partial_(std::move(buffered)) {
   if (!first_bytes.empty()) {
     queued_bytes_ += first_bytes.size();
     queue_.push_back(std::make_shared<const std::string>(std::move(first_bytes)));
@@ -229,8 +228,8 @@ void WsConnection::linger() {
   lingering_ = true;
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  linger_timer_.expires_after(std::chrono::seconds(2));
-  linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code timer_error) {
+  linger_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor(), std::chrono::seconds(2));
+  linger_timer_->async_wait([self = shared_from_this()](boost::system::error_code timer_error) {
     if (!timer_error) {
       self->terminate();
     }
@@ -262,7 +261,7 @@ void WsConnection::terminate() {
   }
   terminated_ = true;
   closing_ = true;
-  linger_timer_.cancel();
+  linger_timer_.reset();
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

@@ -82,7 +82,7 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
   bool terminated_ = false;
   bool lingering_ = false;
   bool reading_ = false;
-  boost::asio::steady_timer linger_timer_;
+  std::unique_ptr<boost::asio::steady_timer> linger_timer_;  // only while closing
 };
 
 }  // namespace iogate::net

@@ -15,16 +15,18 @@ Client::Client(Server& server, eio::Connection& connection)
     : server_(server),
       connection_(connection),
       version_(connection.revision() == eio::Revision::v4 ? ProtocolVersion::v5 : ProtocolVersion::v4),
-      decoder_(version_, server.options().max_attachments),
-      connect_timer_(connection.context()) {}
+      decoder_(version_, server.options().max_attachments) {}
 
 void Client::start() {
   if (version_ == ProtocolVersion::v4) {
     // Socket.IO 2 clients are connected to "/" implicitly.
     connect("/", json::object{});
   }
-  connect_timer_.expires_after(server_.options().connect_timeout);
-  connect_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  if (!sockets_.empty()) {
+    return;
+  }
+  connect_timer_ = std::make_unique<boost::asio::steady_timer>(connection_.context(), server_.options().connect_timeout);
+  connect_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
     if (!ec && self && !self->closed_ && self->sockets_.empty()) {
       self->close();
@@ -132,6 +134,7 @@ void Client::finish_connect(const std::shared_ptr<Socket>& socket, std::optional
     return;
   }
   sockets_.emplace_back(nsp_name, socket);
+  connect_timer_.reset();
   socket->shard_nsp_.add(*socket);
   socket->connected_ = true;
   socket->join(socket->id());
@@ -210,7 +213,7 @@ void Client::on_close(std::string_view reason) {
     return;
   }
   closed_ = true;
-  connect_timer_.cancel();
+  connect_timer_.reset();
   auto sockets = std::move(sockets_);
   sockets_.clear();
   for (auto& [name, socket] : sockets) {

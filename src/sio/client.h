@@ -58,7 +58,8 @@ class Client : public std::enable_shared_from_this<Client> {
   Decoder decoder_;
   std::vector<std::pair<std::string, std::shared_ptr<Socket>>> sockets_;
   std::vector<std::string> connecting_;
-  boost::asio::steady_timer connect_timer_;
+  // Until the first namespace is joined (Node's connectTimeout), then freed.
+  std::unique_ptr<boost::asio::steady_timer> connect_timer_;
   bool closed_ = false;
 };
 

@@ -79,6 +79,11 @@ class Namespace final : private LocalSockets {
 
   void use(Middleware middleware) { middlewares_.push_back(std::move(middleware)); }
   void on_connection(ConnectionHandler handler) { connection_handlers_.push_back(std::move(handler)); }
+  // An event handler every socket of the namespace runs, after its own handlers for the event.
+  // Held once by the namespace rather than once per socket: register before serving.
+  void on(std::string event, Socket::EventHandler handler) {
+    event_handlers_.emplace_back(std::move(event), std::move(handler));
+  }
 
   BroadcastOperator to(std::string room) { return selection().to(std::move(room)); }
   BroadcastOperator in(std::string room) { return selection().to(std::move(room)); }
@@ -133,6 +138,7 @@ class Namespace final : private LocalSockets {
   std::string name_;
   std::vector<Middleware> middlewares_;
   std::vector<ConnectionHandler> connection_handlers_;
+  std::vector<std::pair<std::string, Socket::EventHandler>> event_handlers_;
   std::unordered_map<std::string, std::vector<ServerSideHandler>> server_side_handlers_;
   std::vector<std::unique_ptr<ShardNamespace>> shards_;
   std::unique_ptr<Adapter> adapter_;

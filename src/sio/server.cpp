@@ -71,6 +71,8 @@ Namespace* Server::find_or_create(const std::string& name, const boost::json::va
       auto child = std::make_unique<Namespace>(*this, name, options_.adapter);
       child->middlewares_ = dynamic.parent->middlewares_;
       child->connection_handlers_ = dynamic.parent->connection_handlers_;
+      child->event_handlers_ = dynamic.parent->event_handlers_;
+      child->server_side_handlers_ = dynamic.parent->server_side_handlers_;
       auto* result = child.get();
       namespaces_.emplace(name, std::move(child));
       return result;

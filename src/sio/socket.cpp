@@ -254,6 +254,12 @@ void Socket::dispatch(Event& event) {
         handler(*this, event);
       }
     }
+    // Fixed once serving: no copy needed.
+    for (const auto& [name, handler] : nsp_.event_handlers_) {
+      if (name == event.name && connected_) {
+        handler(*this, event);
+      }
+    }
   } catch (const std::exception& error) {
     report_error(std::string("handler for '") + event.name + "' failed: " + error.what());
   }

@@ -332,6 +332,32 @@ TEST_F(SioServerTest, SocketToExcludesTheSender) {
   EXPECT_TRUE(connections[3]->sent().empty());
 }
 
+TEST_F(SioServerTest, NamespaceEventHandlersRunForEverySocketAfterItsOwn) {
+  auto& nsp = io.of("/");
+  std::vector<std::string> order;
+  nsp.on("echo", [&order](Socket& s, Event& e) {
+    order.push_back("namespace:" + s.id());
+    if (e.wants_ack()) {
+      e.ack(std::move(e.payload));
+    }
+  });
+  nsp.on_connection([&order](Socket& socket) {
+    socket.on("echo", [&order](Socket& s, Event&) { order.push_back("socket:" + s.id()); });
+  });
+  track(nsp);
+  auto& first = connect("0");
+  auto& second = connect("0");
+  clear_all_sent();
+
+  first.receive(R"(27["echo","one"])");
+  second.receive(R"(2["echo","two"])");
+  poll();
+  EXPECT_EQ(first.texts(), (std::vector<std::string>{R"(437["one"])"}));
+  EXPECT_TRUE(second.sent().empty());
+  EXPECT_EQ(order, (std::vector<std::string>{"socket:" + sockets[0]->id(), "namespace:" + sockets[0]->id(),
+                                             "socket:" + sockets[1]->id(), "namespace:" + sockets[1]->id()}));
+}
+
 TEST_F(SioServerTest, LocalBypassesTheAdapter) {
   connect("0");
   connect("0");
