@@ -12,6 +12,7 @@ packages=(
   python3-socketio python3-engineio python3-requests python3-websocket python3-aiohttp
   chromium
   libhiredis-dev redis-server libmsgpuck-dev
+  gnuplot-nox
 )
 missing=()
 for p in "${packages[@]}"; do

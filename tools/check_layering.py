@@ -17,8 +17,8 @@ ALLOWED = {
     "sio/proto": ["core/", "sio/proto/"],
     "sio": ["core/", "net/", "eio/", "sio/"],
     "adapter/memory": ["core/", "sio/", "adapter/memory/"],
-    "app": ["core/", "sio/", "app/"],
-    "server": ["core/", "net/", "eio/", "sio/", "adapter/", "app/", "server/"],
+    "app": ["core/", "sio/", "redis/", "app/"],
+    "server": ["core/", "net/", "eio/", "sio/", "adapter/", "redis/", "app/", "server/"],
     "redis": ["core/", "redis/"],
     "adapter/redis": ["core/", "redis/", "sio/", "adapter/"],
 }

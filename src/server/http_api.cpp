@@ -2,17 +2,19 @@
 
 #include <algorithm>
 #include <array>
-
-#include <algorithm>
 #include <cctype>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/json.hpp>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "net/shard_pool.h"
+
 namespace iogate::server {
 
 namespace json = boost::json;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -130,6 +132,11 @@ app::Notification notification_from(const json::object& body) {
 }
 
 
+// The presence store (Redis, in a cluster) did not answer.
+net::HttpResponse presence_unavailable() {
+  return json_response(503, json::object{{"error", "presence is unavailable: the presence store does not answer"}});
+}
+
 bool key_matches(const std::string& expected, std::string_view given) {
   return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
 }
@@ -137,6 +144,11 @@ bool key_matches(const std::string& expected, std::string_view given) {
 }  // namespace
 
 HttpApi::HttpApi(app::Services& services, std::string api_key) : services_(services), api_key_(std::move(api_key)) {}
+
+void HttpApi::respond_on_shard(const std::shared_ptr<net::HttpConnection>& connection, net::HttpResponse response) {
+  asio::dispatch(services_.gateway().io().pool().context(connection->shard()),
+                 [connection, response = std::move(response)]() mutable { connection->respond(std::move(response)); });
+}
 
 void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection, net::HttpRequest& request) {
   const auto& namespaces = services_.gateway().config().namespaces;
@@ -183,27 +195,46 @@ void HttpApi::on_request(const std::shared_ptr<net::HttpConnection>& connection,
     if (get && path == "/api/presence") {
       std::string nsp = namespace_of(nullptr);
       auto& presence = services_.gateway().presence();
-      json::array users;
-      for (const auto& user : presence.online_users(nsp)) {
-        users.push_back(app::id_from_presence(user));
-      }
-      connection->respond(json_response(200, json::object{{"namespace", nsp},
-                                                          {"total", users.size()},
-                                                          {"connections", presence.connection_count(nsp)},
-                                                          {"users", std::move(users)}}));
+      presence.online_users(nsp, [this, connection, nsp, &presence](std::optional<std::vector<std::string>> online) {
+        if (!online) {
+          respond_on_shard(connection, presence_unavailable());
+          return;
+        }
+        json::array users;
+        for (const auto& user : *online) {
+          users.push_back(app::id_from_presence(user));
+        }
+        presence.connection_count(nsp, [this, connection, nsp, users = std::move(users)](
+                                           std::optional<std::size_t> count) mutable {
+          respond_on_shard(connection, count ? json_response(200, json::object{{"namespace", nsp},
+                                                                               {"total", users.size()},
+                                                                               {"connections", *count},
+                                                                               {"users", std::move(users)}})
+                                             : presence_unavailable());
+        });
+      });
       return;
     }
     constexpr std::string_view kUserPresence = "/api/presence/users/";
     if (get && path.starts_with(kUserPresence) && path.size() > kUserPresence.size()) {
       std::string nsp = namespace_of(nullptr);
       json::value id = app::user_id_from_text(std::string_view(path).substr(kUserPresence.size()));
-      json::array sockets;
-      for (const auto& c : services_.gateway().presence().connections(nsp, app::presence_id(id))) {
-        sockets.push_back(json::object{{"socketId", c.socket_id}, {"since", app::iso_timestamp(c.since)}});
-      }
-      bool online = !sockets.empty();
-      connection->respond(json_response(
-          200, json::object{{"namespace", nsp}, {"userId", id}, {"online", online}, {"connections", std::move(sockets)}}));
+      services_.gateway().presence().connections(
+          nsp, app::presence_id(id), [this, connection, nsp, id](std::optional<std::vector<app::Connection>> found) {
+            if (!found) {
+              respond_on_shard(connection, presence_unavailable());
+              return;
+            }
+            json::array sockets;
+            for (const auto& c : *found) {
+              sockets.push_back(json::object{{"socketId", c.socket_id}, {"since", app::iso_timestamp(c.since)}});
+            }
+            bool online = !sockets.empty();
+            respond_on_shard(connection, json_response(200, json::object{{"namespace", nsp},
+                                                                         {"userId", id},
+                                                                         {"online", online},
+                                                                         {"connections", std::move(sockets)}}));
+          });
       return;
     }
     constexpr std::string_view kUsers = "/api/users/";

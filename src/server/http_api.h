@@ -1,6 +1,8 @@
 #pragma once
 // The HTTP API for the business back end (JSON in and out, described by docs/openapi.yaml):
 // emits, notifications, data updates, business events, presence, force-disconnect, batches.
+// Presence answers come from the presence store, possibly later and on another thread; the
+// response is written back on the connection's shard.
 #include <memory>
 #include <string>
 
@@ -18,6 +20,8 @@ class HttpApi final : public net::RequestHandler {
   void on_request(const std::shared_ptr<net::HttpConnection>& connection, net::HttpRequest& request) override;
 
  private:
+  void respond_on_shard(const std::shared_ptr<net::HttpConnection>& connection, net::HttpResponse response);
+
   app::Services& services_;
   std::string api_key_;
 };

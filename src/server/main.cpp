@@ -16,6 +16,8 @@
 #include "app/gateway/gateway.h"
 #include "app/live/system_stats.h"
 #include "app/presence/presence.h"
+#include "app/presence/redis_presence.h"
+#include "app/ratelimit/redis_rate_limiter.h"
 #include "net/listener.h"
 #include "net/shard_pool.h"
 #include "server/config.h"
@@ -259,9 +261,26 @@ int main(int argc, char** argv) {
   }
   sio::Server io(pool, options);
 
-  app::MemoryPresence presence;
-  app::Gateway gateway(io, config.gateway, std::move(*verifier), presence);
+  // Presence and rate limits: in this process, or, in a cluster, decided in Redis through one
+  // link on the home loop, under the cluster's key.
+  std::unique_ptr<app::RedisLink> app_redis;
+  std::unique_ptr<app::PresenceStore> presence;
+  std::unique_ptr<app::RateLimiter> rate_limiter;
+  if (!config.redis_url.empty()) {
+    app_redis = std::make_unique<app::RedisLink>(pool.context(0), *redis::parse_url(config.redis_url));
+    app::RedisPresenceOptions presence_options;
+    presence_options.prefix = config.redis_key;
+    presence = std::make_unique<app::RedisPresence>(*app_redis, std::move(presence_options));
+    rate_limiter = std::make_unique<app::RedisRateLimiter>(*app_redis, config.redis_key);
+  } else {
+    presence = std::make_unique<app::MemoryPresence>();
+    rate_limiter = std::make_unique<app::MemoryRateLimiter>();
+  }
+  app::Gateway gateway(io, config.gateway, std::move(*verifier), *presence, *rate_limiter);
   gateway.install();
+  if (app_redis) {
+    app_redis->start();
+  }
 
   app::Services services(gateway, config.batch_size);
   server::HttpApi api(services, config.api_key);

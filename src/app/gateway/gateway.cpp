@@ -1,18 +1,16 @@
 #include "app/gateway/gateway.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <set>
+#include <utility>
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/random_id.h"
@@ -120,6 +118,17 @@ std::string presence_key(const std::string& nsp, const std::string& user) { retu
 
 constexpr std::string_view kPresenceMarker = "_iogate_presence";
 
+// user:online / user:offline: [{userId, username, timestamp}].
+json::array presence_event(const json::value& id, json::value username) {
+  return json::array{json::object{{"userId", id}, {"username", std::move(username)}, {"timestamp", iso_timestamp()}}};
+}
+
+// The payload with the time it is sent at.
+json::array refresh_timestamp(json::array payload) {
+  payload[0].as_object()["timestamp"] = iso_timestamp();
+  return payload;
+}
+
 }  // namespace
 
 namespace {
@@ -158,50 +167,6 @@ std::string iso_timestamp(std::chrono::system_clock::time_point time) {
   return buffer;
 }
 
-std::string user_key(const json::value& id) {
-  if (id.is_string()) {
-    return std::string(id.as_string());
-  }
-  if (id.is_int64() || id.is_uint64()) {
-    return json::serialize(id);
-  }
-  if (id.is_double()) {
-    // As JavaScript writes the number in `user:${id}`: 5.0 is "5".
-    double number = id.get_double();
-    char text[32];
-    auto [end, ec] = std::abs(number) < 9007199254740992.0 && std::trunc(number) == number
-                         ? std::to_chars(text, text + sizeof text, static_cast<std::int64_t>(number))
-                         : std::to_chars(text, text + sizeof text, number);
-    return ec == std::errc{} ? std::string(text, end) : std::string();
-  }
-  return {};
-}
-
-json::value user_id_from_text(std::string_view text) {
-  std::int64_t number = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  bool digits_only = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (digits_only && ec == std::errc{} && end == text.data() + text.size() && number < 9007199254740992) {
-    return number;
-  }
-  return json::string(text);
-}
-
-std::string presence_id(const json::value& id) {
-  // 5.0 and 5 are one user, as they are one room.
-  if (id.is_double() && std::abs(id.get_double()) < 9007199254740992.0 &&
-      std::trunc(id.get_double()) == id.get_double()) {
-    return json::serialize(json::value(static_cast<std::int64_t>(id.get_double())));
-  }
-  return json::serialize(id);
-}
-
-json::value id_from_presence(const std::string& presence_id) {
-  boost::system::error_code ec;
-  json::value id = json::parse(presence_id, ec);
-  return ec ? json::value(presence_id) : id;
-}
-
 // The user a connection authenticated as, shared by that socket's handlers and timers.
 struct Gateway::SocketUser {
   json::value id;
@@ -213,21 +178,33 @@ struct Gateway::SocketUser {
   std::unique_ptr<asio::steady_timer> expiry_timer;
 };
 
-// Offline announcements waiting for the grace period: a reconnect within it cancels them.
 struct Gateway::State {
   std::mutex mutex;
+  // Offline announcements waiting for the grace period: a reconnect within it cancels them.
   std::map<std::string, std::uint64_t> pending_offline;  // presence key -> generation
   std::uint64_t generation = 0;
+  // This node's connections, every shard's, for reconcile(): socket id -> connection.
+  struct Live {
+    LiveConnection connection;
+    std::string username;
+  };
+  std::map<std::string, Live> live;
 };
 
-Gateway::Gateway(sio::Server& io, GatewayConfig config, JwtVerifier verifier, PresenceStore& presence)
+Gateway::Gateway(sio::Server& io, GatewayConfig config, JwtVerifier verifier, PresenceStore& presence,
+                 RateLimiter& rate_limiter)
     : io_(io),
       config_(std::move(config)),
       verifier_(std::move(verifier)),
       presence_(presence),
+      rate_limiter_(rate_limiter),
       state_(std::make_shared<State>()) {}
 
 Gateway::~Gateway() = default;
+
+sio::Namespace* Gateway::gateway_namespace(const std::string& name) {
+  return config_.namespaces.contains(name) ? &io_.of(name) : nullptr;
+}
 
 void Gateway::install() {
   // "/" always exists in a Socket.IO server; unless it is a gateway, nobody may use it.
@@ -241,12 +218,28 @@ void Gateway::install() {
       next(implicit ? std::nullopt : std::optional<sio::ConnectError>(sio::ConnectError{"Invalid namespace", nullptr}));
     });
   }
+
+  // Users whose every connection was on a node that stopped (a cluster store's sweep).
+  presence_.on_users_gone([this](std::vector<PresenceUser> users) {
+    for (const auto& gone : users) {
+      if (auto* nsp = gateway_namespace(gone.nsp)) {
+        spdlog::info("event=presence-node-gone nsp={} user={}", gone.nsp, loggable(gone.user));
+        nsp->emit("user:offline", presence_event(id_from_presence(gone.user), nullptr));
+      }
+    }
+  });
+  presence_.on_resync_needed([this] {
+    // Younger records may be connections whose add has been answered but not yet seen here.
+    constexpr std::chrono::seconds kResyncMinAge{10};
+    reconcile_presence(kResyncMinAge);
+  });
+
   for (const auto& entry : config_.namespaces) {
     const std::string& nsp_name = entry.first;
     auto& nsp = io_.of(nsp_name);
     std::set<std::string> enabled(entry.second.begin(), entry.second.end());
 
-    nsp.use([this, nsp_name](sio::Socket& socket, auto next) {
+    nsp.use([this, nsp_name](sio::Socket& socket, Next next) {
       auto token = extract_token(socket);
       if (!token) {
         spdlog::info("event=refused nsp={} sid={} code=AUTH_TOKEN_MISSING", nsp_name, socket.id());
@@ -273,32 +266,21 @@ void Gateway::install() {
         next(refusal("Authentication failed: the user is not active", "AUTH_USER_INACTIVE"));
         return;
       }
-      std::optional<std::string> evicted;
-      auto added = presence_.add(nsp_name, presence_id(*id), socket.id(), config_.max_connections_per_user,
-                                 config_.evict_oldest_connection, evicted);
-      if (added == PresenceStore::AddResult::refused) {
-        spdlog::info("event=limit nsp={} sid={} user={} code=CONNECTION_LIMIT", nsp_name, socket.id(), key);
-        next(sio::ConnectError{"Too many connections",
-                               json::object{{"code", "CONNECTION_LIMIT"}, {"limit", config_.max_connections_per_user}}});
-        return;
-      }
-      if (evicted) {
-        spdlog::info("event=evicted nsp={} sid={} user={}", nsp_name, *evicted, key);
-        socket.nsp().to(*evicted).emit(
-            "error", json::array{json::object{{"message", "Connection replaced by a newer one"},
-                                              {"event", "connect"},
-                                              {"timestamp", iso_timestamp()},
-                                              {"code", "CONNECTION_LIMIT"}}});
-        socket.nsp().to(*evicted).disconnect_sockets();
-      }
       const json::value* username = claims.if_contains(config_.auth.username_claim);
       json::object user{{"id", *id}, {"username", username ? *username : json::value(nullptr)}};
       if (const json::value* exp = claims.if_contains("exp")) {
         user["exp"] = *exp;
       }
-      socket.data()["user"] = std::move(user);
-      socket.data()[kPresenceMarker] = added == PresenceStore::AddResult::first_connection;
-      next(std::nullopt);
+      presence_.add(nsp_name, presence_id(*id), socket.id(), config_.max_connections_per_user,
+                    config_.evict_oldest_connection,
+                    [this, socket = socket.shared_from_this(), next = std::move(next),
+                     user = std::move(user)](PresenceStore::Added added) mutable {
+                      // The store may answer on another thread; the socket and `next` are its shard's.
+                      asio::dispatch(socket->context(), [this, socket, next = std::move(next), user = std::move(user),
+                                                         added = std::move(added)]() mutable {
+                        admit(*socket, next, std::move(user), added);
+                      });
+                    });
     });
 
     nsp.on_connection([this, nsp_name, enabled](sio::Socket& socket) {
@@ -316,6 +298,12 @@ void Gateway::install() {
       }
       bool first = socket.data()[kPresenceMarker].as_bool();
       socket.data().erase(kPresenceMarker);
+      {
+        std::lock_guard lock(state_->mutex);
+        state_->live[socket.id()] = State::Live{
+            LiveConnection{nsp_name, user->presence_key, socket.id(), std::chrono::system_clock::now()},
+            user->username};
+      }
 
       socket.join(user_room(user->key));
       spdlog::info("event=connect nsp={} sid={} user={}", nsp_name, socket.id(), user->key);
@@ -329,10 +317,7 @@ void Gateway::install() {
           was_pending = state_->pending_offline.erase(presence_key(nsp_name, user->presence_key)) > 0;
         }
         if (!was_pending) {
-          socket.nsp().emit("user:online", json::array{json::object{
-                                               {"userId", user->id},
-                                               {"username", user->username},
-                                               {"timestamp", iso_timestamp()}}});
+          socket.nsp().emit("user:online", presence_event(user->id, json::string(user->username)));
         }
       }
 
@@ -357,27 +342,39 @@ void Gateway::install() {
         });
       }
 
-      socket.on_any([this, user, enabled](sio::Socket& s, sio::Event& event) {
+      // The rate limit, before any handler: an event goes on only once the limiter allows it.
+      socket.use([this, user, enabled](sio::Socket& s, sio::Event& event,
+                                       std::function<void(std::optional<std::string>)> next) {
         // Unknown events share one budget, so made-up names cannot multiply the limit.
         bool known = enabled.contains(event.name);
         auto rule_it = config_.event_rate_limits.find(event.name);
-        const RateLimit& rule =
-            !known || rule_it == config_.event_rate_limits.end() ? config_.rate_limit : rule_it->second;
+        RateLimit rule = !known || rule_it == config_.event_rate_limits.end() ? config_.rate_limit : rule_it->second;
         std::string_view budget = known ? std::string_view(event.name) : std::string_view("\n*unknown*");
-        if (!rate_limiter_.allow(user->nsp + '\n' + user->key + '\n' + std::string(budget), rule,
-                                 std::chrono::steady_clock::now())) {
-          spdlog::info("event=rate-limited nsp={} sid={} user={} client_event={}", user->nsp, s.id(),
-                       loggable(user->key), loggable(event.name));
-          s.emit("rate:limit:exceeded",
-                 json::array{json::object{{"event", event.name},
-                                          {"limit", rule.limit},
-                                          {"window", rule.window_seconds},
-                                          {"message", "Too many " + event.name + " events: at most " +
-                                                          std::to_string(rule.limit) + " per " +
-                                                          std::to_string(rule.window_seconds) + " s"}}});
-          return;
-        }
-        if (!known) {
+        rate_limiter_.allow(
+            user->nsp + '\n' + user->key + '\n' + std::string(budget), rule,
+            [socket = s.shared_from_this(), user, rule, name = event.name,
+             next = std::move(next)](bool allowed) mutable {
+              asio::dispatch(socket->context(), [socket, user, rule, name = std::move(name), next = std::move(next),
+                                                 allowed] {
+                if (allowed) {
+                  next(std::nullopt);
+                  return;
+                }
+                spdlog::info("event=rate-limited nsp={} sid={} user={} client_event={}", user->nsp, socket->id(),
+                             loggable(user->key), loggable(name));
+                socket->emit("rate:limit:exceeded",
+                             json::array{json::object{{"event", name},
+                                                      {"limit", rule.limit},
+                                                      {"window", rule.window_seconds},
+                                                      {"message", "Too many " + name + " events: at most " +
+                                                                      std::to_string(rule.limit) + " per " +
+                                                                      std::to_string(rule.window_seconds) + " s"}}});
+              });
+            });
+      });
+
+      socket.on_any([this, user, enabled](sio::Socket& s, sio::Event& event) {
+        if (!enabled.contains(event.name)) {
           send_error(s, "Unknown event", event.name);
           return;
         }
@@ -389,24 +386,79 @@ void Gateway::install() {
           user->expiry_timer->cancel();
         }
         spdlog::info("event=disconnect nsp={} sid={} user={} reason=\"{}\"", user->nsp, s.id(), user->key, reason);
-        if (!presence_.remove(user->nsp, user->presence_key, s.id())) {
-          return;
+        {
+          std::lock_guard lock(state_->mutex);
+          state_->live.erase(s.id());
         }
-        announce_offline(s, *user);
+        presence_.remove(user->nsp, user->presence_key, s.id(),
+                         [this, user, &nsp = s.nsp(), &context = s.context()](bool last) {
+                           if (last) {
+                             asio::dispatch(context,
+                                            [this, user, &nsp, &context] { announce_offline(nsp, context, *user); });
+                           }
+                         });
       });
     });
   }
 }
 
-void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
-  auto& nsp = socket.nsp();
-  json::array payload{json::object{{"userId", user.id}, {"username", user.username}, {"timestamp", ""}}};
+// On the socket's shard, once the presence store has answered.
+void Gateway::admit(sio::Socket& socket, const Next& next, json::object user, const PresenceStore::Added& added) {
+  const std::string& nsp_name = socket.nsp().name();
+  const json::value id = user.at("id");
+  const std::string key = user_key(id);
+  if (added.result == PresenceStore::AddResult::refused) {
+    spdlog::info("event=limit nsp={} sid={} user={} code=CONNECTION_LIMIT", nsp_name, socket.id(), key);
+    next(sio::ConnectError{"Too many connections",
+                           json::object{{"code", "CONNECTION_LIMIT"}, {"limit", config_.max_connections_per_user}}});
+    return;
+  }
+  if (added.result == PresenceStore::AddResult::unrecorded) {
+    // Fail open: a presence store that does not answer must not keep users out. The record is
+    // made when the store is back (reconcile), which also announces the user then.
+    spdlog::warn("event=presence-unrecorded nsp={} sid={} user={} note=\"presence store unavailable; accepted\"",
+                 nsp_name, socket.id(), key);
+  }
+  if (added.evicted) {
+    spdlog::info("event=evicted nsp={} sid={} user={}", nsp_name, *added.evicted, key);
+    socket.nsp().to(*added.evicted).emit(
+        "error", json::array{json::object{{"message", "Connection replaced by a newer one"},
+                                          {"event", "connect"},
+                                          {"timestamp", iso_timestamp()},
+                                          {"code", "CONNECTION_LIMIT"}}});
+    socket.nsp().to(*added.evicted).disconnect_sockets();
+  }
+  bool first = added.result == PresenceStore::AddResult::first_connection;
+  json::value username = user.at("username");
+  socket.data()["user"] = std::move(user);
+  socket.data()[kPresenceMarker] = first;
+  next(std::nullopt);
+  // This middleware is the namespace's last, so on_connection has run by now (and taken the
+  // marker) unless the client left while the store was answering. Then no disconnect will
+  // remove the record: remove it here, and announce what the user's state became.
+  if (added.result == PresenceStore::AddResult::unrecorded || !socket.data().contains(kPresenceMarker)) {
+    return;
+  }
+  spdlog::info("event=abandoned nsp={} sid={} user={}", nsp_name, socket.id(), key);
+  presence_.remove(nsp_name, presence_id(id), socket.id(),
+                   [&nsp = socket.nsp(), id, username, first](bool last) {
+                     if (first && !last) {
+                       nsp.emit("user:online", presence_event(id, username));  // online, and nobody said so
+                     } else if (!first && last) {
+                       nsp.emit("user:offline", presence_event(id, username));
+                     }
+                   });
+}
+
+void Gateway::announce_offline(sio::Namespace& nsp, asio::io_context& context, const SocketUser& user) {
+  json::array payload = presence_event(user.id, json::string(user.username));
   if (config_.offline_grace.count() == 0) {
-    if (presence_.is_online(user.nsp, user.presence_key)) {
-      return;  // a new connection came in meanwhile, on another shard
-    }
-    payload[0].as_object()["timestamp"] = iso_timestamp();
-    nsp.emit("user:offline", std::move(payload));
+    presence_.is_online(user.nsp, user.presence_key, [&nsp, payload = std::move(payload)](std::optional<bool> online) {
+      if (online.value_or(false)) {
+        return;  // a new connection came in meanwhile, on another shard or node
+      }
+      nsp.emit("user:offline", refresh_timestamp(payload));
+    });
     return;
   }
   std::string key = presence_key(user.nsp, user.presence_key);
@@ -416,23 +468,28 @@ void Gateway::announce_offline(sio::Socket& socket, const SocketUser& user) {
     generation = ++state_->generation;
     state_->pending_offline[key] = generation;
   }
-  auto timer = std::make_shared<asio::steady_timer>(socket.context(), config_.offline_grace);
+  auto timer = std::make_shared<asio::steady_timer>(context, config_.offline_grace);
   timer->async_wait([&presence = presence_, timer, key, generation, &nsp, payload = std::move(payload),
                      nsp_name = user.nsp, presence_key = user.presence_key,
                      state = state_](boost::system::error_code ec) mutable {
-    if (ec || presence.is_online(nsp_name, presence_key)) {
+    if (ec) {
       return;
     }
-    {
-      std::lock_guard lock(state->mutex);
-      auto it = state->pending_offline.find(key);
-      if (it == state->pending_offline.end() || it->second != generation) {
+    presence.is_online(nsp_name, presence_key, [key, generation, &nsp, payload = std::move(payload),
+                                                state = std::move(state)](std::optional<bool> online) {
+      if (online.value_or(false)) {
         return;
       }
-      state->pending_offline.erase(it);
-    }
-    payload[0].as_object()["timestamp"] = iso_timestamp();
-    nsp.emit("user:offline", std::move(payload));
+      {
+        std::lock_guard lock(state->mutex);
+        auto it = state->pending_offline.find(key);
+        if (it == state->pending_offline.end() || it->second != generation) {
+          return;
+        }
+        state->pending_offline.erase(it);
+      }
+      nsp.emit("user:offline", refresh_timestamp(payload));
+    });
   });
 }
 
@@ -540,22 +597,63 @@ void Gateway::handle_event(sio::Socket& socket, sio::Event& event, const SocketU
 }
 
 void Gateway::clean_stale_presence() {
-  rate_limiter_.prune(std::chrono::steady_clock::now());
-  for (const auto& entry : config_.namespaces) {
-    auto& nsp = io_.of(entry.first);
-    nsp.selection().fetch_sockets([this, &nsp, name = entry.first](std::vector<sio::SocketInfo> sockets) {
-      std::set<std::string> live;
-      for (const auto& info : sockets) {
-        live.insert(info.id);
-      }
-      for (const auto& gone : presence_.remove_stale(name, live, std::chrono::seconds(60))) {
-        spdlog::info("event=stale-presence nsp={} user={}", name, gone);
-        nsp.emit("user:offline", json::array{json::object{{"userId", id_from_presence(gone)},
-                                                          {"username", nullptr},
-                                                          {"timestamp", iso_timestamp()}}});
-      }
-    });
+  rate_limiter_.prune();
+  // Records younger than this may belong to connections still completing.
+  constexpr std::chrono::seconds kStaleAge{60};
+  reconcile_presence(kStaleAge);
+}
+
+void Gateway::reconcile_presence(std::chrono::seconds min_age) {
+  auto cutoff = std::chrono::system_clock::now() - min_age;
+  std::vector<LiveConnection> live;
+  std::map<std::pair<std::string, std::string>, std::string> usernames;  // (nsp, user) -> username
+  {
+    std::lock_guard lock(state_->mutex);
+    live.reserve(state_->live.size());
+    for (const auto& [socket_id, entry] : state_->live) {
+      live.push_back(entry.connection);
+      usernames[{entry.connection.nsp, entry.connection.user}] = entry.username;
+    }
   }
+  std::vector<LiveConnection> snapshot = live;
+  presence_.reconcile(std::move(live), cutoff, [this, snapshot = std::move(snapshot),
+                                                usernames = std::move(usernames)](PresenceChanges changes) {
+    for (const auto& user : changes.online) {
+      if (auto* nsp = gateway_namespace(user.nsp)) {
+        spdlog::info("event=presence-recorded nsp={} user={}", user.nsp, loggable(user.user));
+        auto name = usernames.find({user.nsp, user.user});
+        nsp->emit("user:online", presence_event(id_from_presence(user.user),
+                                                name == usernames.end() ? json::value(nullptr)
+                                                                        : json::value(json::string(name->second))));
+      }
+    }
+    for (const auto& user : changes.offline) {
+      if (auto* nsp = gateway_namespace(user.nsp)) {
+        spdlog::info("event=stale-presence nsp={} user={}", user.nsp, loggable(user.user));
+        nsp->emit("user:offline", presence_event(id_from_presence(user.user), nullptr));
+      }
+    }
+    // A socket that left while the reconcile ran may have been recorded again after its own
+    // removal: remove it once more (a removal that finds nothing changes nothing).
+    std::vector<LiveConnection> departed;
+    {
+      std::lock_guard lock(state_->mutex);
+      for (const auto& connection : snapshot) {
+        if (!state_->live.contains(connection.socket_id)) {
+          departed.push_back(connection);
+        }
+      }
+    }
+    for (const auto& connection : departed) {
+      presence_.remove(connection.nsp, connection.user, connection.socket_id,
+                       [this, nsp_name = connection.nsp, user = connection.user](bool last) {
+                         auto* nsp = gateway_namespace(nsp_name);
+                         if (last && nsp != nullptr) {
+                           nsp->emit("user:offline", presence_event(id_from_presence(user), nullptr));
+                         }
+                       });
+    }
+  });
 }
 
 }  // namespace iogate::app

@@ -7,14 +7,20 @@
 //   AUTH_TOKEN_MISSING, AUTH_TOKEN_MALFORMED, AUTH_ALGORITHM_NOT_ALLOWED, AUTH_SIGNATURE_INVALID,
 //   AUTH_TOKEN_EXPIRED, AUTH_TOKEN_NOT_YET_VALID, AUTH_USER_ID_MISSING, AUTH_USER_INACTIVE,
 //   CONNECTION_LIMIT.
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "app/auth/jwt.h"
 #include "app/gateway/gateway_config.h"
 #include "app/presence/presence.h"
+#include "app/presence/user_ids.h"
 #include "app/ratelimit/rate_limiter.h"
 #include "sio/server.h"
 
@@ -23,46 +29,46 @@ namespace iogate::app {
 // ISO-8601 UTC with milliseconds, as a JavaScript Date serialises ("2026-11-27T08:00:00.000Z").
 std::string iso_timestamp(std::chrono::system_clock::time_point time = std::chrono::system_clock::now());
 
-// A user id as text ("1" for 1 and "1" alike), for the user's room `user:<id>`; empty when the
-// id is neither a string nor a number.
-std::string user_key(const boost::json::value& id);
 inline std::string user_room(const std::string& key) { return "user:" + key; }
-// A user id typed as text (a path segment, a flag): digits become a number, as ids from a
-// JavaScript back end are; anything else stays a string.
-boost::json::value user_id_from_text(std::string_view text);
 
-// Presence files users under their id's JSON text, so that ids keep their JSON type.
-std::string presence_id(const boost::json::value& id);
-boost::json::value id_from_presence(const std::string& presence_id);
-
+// Presence and rate limits are asynchronous (a cluster decides them in Redis): the gateway
+// carries on with a connection or an event once the store answers, back on the socket's shard.
 class Gateway {
  public:
-  Gateway(sio::Server& io, GatewayConfig config, auth::JwtVerifier verifier, PresenceStore& presence);
+  Gateway(sio::Server& io, GatewayConfig config, auth::JwtVerifier verifier, PresenceStore& presence,
+          RateLimiter& rate_limiter);
   ~Gateway();
 
-  // Registers middlewares and handlers on every configured namespace; call before serving.
+  // Registers middlewares and handlers on every configured namespace, and the presence store's
+  // handlers; call before serving.
   void install();
 
   const GatewayConfig& config() const noexcept { return config_; }
   PresenceStore& presence() noexcept { return presence_; }
   sio::Server& io() noexcept { return io_; }
 
-  // Removes presence records of sockets that are gone without a recorded disconnect, and rate
-  // limit windows that have ended.
+  // Settles this node's presence records against its live connections (records of sockets gone
+  // without a recorded disconnect, connections the store could not record), announces the users
+  // that changed, and forgets rate limit windows that have ended. Periodic.
   void clean_stale_presence();
 
  private:
   struct State;
   struct SocketUser;
+  using Next = std::function<void(std::optional<sio::ConnectError>)>;
 
+  void admit(sio::Socket& socket, const Next& next, boost::json::object user, const PresenceStore::Added& added);
   void handle_event(sio::Socket& socket, sio::Event& event, const SocketUser& user);
-  void announce_offline(sio::Socket& socket, const SocketUser& user);
+  void announce_offline(sio::Namespace& nsp, boost::asio::io_context& context, const SocketUser& user);
+  void reconcile_presence(std::chrono::seconds min_age);
+  // Only for the gateway's namespaces: a store shared with other nodes may name others.
+  sio::Namespace* gateway_namespace(const std::string& name);
 
   sio::Server& io_;
   GatewayConfig config_;
   auth::JwtVerifier verifier_;
   PresenceStore& presence_;
-  RateLimiter rate_limiter_;
+  RateLimiter& rate_limiter_;
   std::shared_ptr<State> state_;
 };
 

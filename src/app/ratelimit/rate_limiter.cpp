@@ -2,7 +2,8 @@
 
 namespace iogate::app {
 
-bool RateLimiter::allow(const std::string& key, const RateLimit& rule, std::chrono::steady_clock::time_point now) {
+bool MemoryRateLimiter::allow_at(const std::string& key, const RateLimit& rule,
+                                 std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mutex_);
   auto& window = windows_[key];
   if (window.count == 0 || now - window.start >= std::chrono::seconds(window.window_seconds)) {
@@ -17,7 +18,7 @@ bool RateLimiter::allow(const std::string& key, const RateLimit& rule, std::chro
   return true;
 }
 
-void RateLimiter::prune(std::chrono::steady_clock::time_point now) {
+void MemoryRateLimiter::prune_at(std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mutex_);
   std::erase_if(windows_, [&](const auto& entry) {
     return now - entry.second.start >= std::chrono::seconds(entry.second.window_seconds);

@@ -84,15 +84,21 @@ void Services::data_update(const std::string& nsp, const std::string& type, cons
 }
 
 void Services::push_online_users(const std::string& nsp, Reach reach) {
-  json::array users;
-  for (const auto& user : gateway_.presence().online_users(nsp)) {
-    users.push_back(id_from_presence(user));
-  }
   auto& io_nsp = gateway_.io().of(nsp);
   auto target = reach == Reach::this_node ? io_nsp.local() : io_nsp.selection();
-  target.emit(
-      "stats:online-users",
-      json::array{json::object{{"total", users.size()}, {"users", std::move(users)}, {"timestamp", iso_timestamp()}}});
+  // Broadcasts may go out from any thread, so the push leaves from wherever the store answers.
+  gateway_.presence().online_users(nsp, [target, nsp](std::optional<std::vector<std::string>> online) {
+    if (!online) {
+      spdlog::warn("event=online-users-skipped nsp={} note=\"presence store unavailable\"", nsp);
+      return;
+    }
+    json::array users;
+    for (const auto& user : *online) {
+      users.push_back(id_from_presence(user));
+    }
+    json::object stats{{"total", users.size()}, {"users", std::move(users)}, {"timestamp", iso_timestamp()}};
+    target.emit("stats:online-users", json::array{std::move(stats)});
+  });
 }
 
 void Services::disconnect_user(const std::string& nsp, const json::value& user_id) {

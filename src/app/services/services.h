@@ -56,7 +56,8 @@ class Services {
   void data_update(const std::string& nsp, const std::string& type, const boost::json::value& data,
                    const std::vector<boost::json::value>& target_users);
   // stats:online-users {total, users, timestamp}: to every node's clients, or to this node's
-  // (a periodic push that every node makes for its own clients).
+  // (a periodic push that every node makes for its own clients). Sent once the presence store
+  // answers; skipped when it does not.
   enum class Reach { cluster, this_node };
   void push_online_users(const std::string& nsp, Reach reach = Reach::cluster);
 
