@@ -1,9 +1,9 @@
 #include "net/ws_connection.h"
 
+#include <cassert>
 #include <cstring>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 namespace iogate::net {
 
@@ -22,6 +22,19 @@ constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;
 char* shard_read_buffer() {
   thread_local std::unique_ptr<char[]> buffer(new char[kShardReadBufferSize]);
   return buffer.get();
+}
+
+// Buffers per gathered write: what the kernel takes in one sendmsg without Asio splitting it.
+constexpr std::size_t kMaxBuffersPerWrite = 64;
+
+// Scratch space for the gather list of one write, per shard thread.
+std::vector<asio::const_buffer>& shard_write_buffers() {
+  thread_local std::vector<asio::const_buffer> buffers = [] {
+    std::vector<asio::const_buffer> reserved;
+    reserved.reserve(kMaxBuffersPerWrite);
+    return reserved;
+  }();
+  return buffers;
 }
 
 }  // namespace
@@ -176,40 +189,91 @@ void WsConnection::close(ws::CloseCode code) {
   }
 }
 
-// Sends made in the same loop turn are gathered into one write at the end of the turn.
+// The shard's connections with frames to write. Sends made during a loop turn only queue
+// frames; one task at the end of the turn writes every listed connection, so a broadcast costs
+// one gathered write per recipient and no task or handler of its own per recipient.
+std::vector<std::shared_ptr<WsConnection>>& WsConnection::shard_flush_list() {
+  thread_local std::vector<std::shared_ptr<WsConnection>> list;
+  return list;
+}
+
 void WsConnection::schedule_flush() {
+  // The flush list is the calling thread's: a send from another shard would never be written.
+  assert(socket_.get_executor().target<asio::io_context::executor_type>()->running_in_this_thread());
   if (flush_scheduled_ || writing_) {
     return;
   }
   flush_scheduled_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    self->flush_scheduled_ = false;
-    self->flush();
-  });
+  auto& list = shard_flush_list();
+  if (list.empty()) {
+    asio::post(socket_.get_executor(), &WsConnection::flush_shard);
+  }
+  list.push_back(shared_from_this());
 }
 
+void WsConnection::flush_shard() {
+  thread_local std::vector<std::shared_ptr<WsConnection>> flushing;
+  // Writes may run handlers that send again: those land in the fresh list and its next task.
+  flushing.swap(shard_flush_list());
+  for (const auto& connection : flushing) {
+    connection->flush_scheduled_ = false;
+    connection->flush();
+  }
+  flushing.clear();
+}
+
+// Writes at once, without an Asio operation, as long as the kernel takes the bytes; waits for
+// writability only when the socket buffer is full.
 void WsConnection::flush() {
   if (writing_ || terminated_) {
     return;
   }
-  if (queue_.empty()) {
-    if (close_after_flush_) {
-      linger();
+  auto& buffers = shard_write_buffers();
+  // Bounded: every round writes at least one byte or returns.
+  while (!queue_.empty()) {
+    buffers.clear();
+    std::size_t skip = sent_of_first_;
+    for (std::size_t i = 0; i < queue_.size() && buffers.size() < kMaxBuffersPerWrite; ++i) {
+      buffers.emplace_back(queue_[i]->data() + skip, queue_[i]->size() - skip);
+      skip = 0;
     }
-    return;
+    boost::system::error_code ec;
+    const std::size_t written = socket_.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      wait_writable();
+      return;
+    }
+    if (ec) {
+      terminate();
+      return;
+    }
+    consume(written);
   }
+  if (close_after_flush_) {
+    linger();
+  }
+}
+
+void WsConnection::consume(std::size_t written) {
+  std::size_t done = 0;
+  while (written > 0 && done < queue_.size()) {
+    const std::size_t left = queue_[done]->size() - sent_of_first_;
+    if (written < left) {
+      sent_of_first_ += written;
+      break;
+    }
+    written -= left;
+    queued_bytes_ -= queue_[done]->size();
+    sent_of_first_ = 0;
+    ++done;
+  }
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+void WsConnection::wait_writable() {
   writing_ = true;
-  in_flight_.swap(queue_);
-  write_buffers_.clear();
-  for (const auto& frame : in_flight_) {
-    write_buffers_.emplace_back(frame->data(), frame->size());
-  }
-  asio::async_write(socket_, write_buffers_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+  socket_.async_wait(asio::ip::tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
     self->writing_ = false;
-    for (const auto& frame : self->in_flight_) {
-      self->queued_bytes_ -= frame->size();
-    }
-    self->in_flight_.clear();
     if (ec) {
       self->terminate();
       return;
@@ -266,6 +330,7 @@ void WsConnection::terminate() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   queue_.clear();
+  sent_of_first_ = 0;
   if (handler_ != nullptr) {
     auto* handler = handler_;
     handler_ = nullptr;

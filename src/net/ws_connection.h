@@ -1,7 +1,8 @@
 #pragma once
 // A server-side WebSocket connection over a socket taken from HttpConnection after the 101.
 // Outgoing frames are shared immutable bytes (a broadcast is framed once for every recipient);
-// sends made during one loop turn go out in one gathered write.
+// sends made during one loop turn go out in one gathered write at the end of the turn, written
+// directly while the kernel takes them.
 //
 // Shard-confined. Owned by shared_ptr: its pending read and write, and its Engine.IO session.
 #include <cstddef>
@@ -56,7 +57,11 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
   void on_readable();
   bool process(char* data, std::size_t size);
   void schedule_flush();
+  static std::vector<std::shared_ptr<WsConnection>>& shard_flush_list();
+  static void flush_shard();
   void flush();
+  void consume(std::size_t written);
+  void wait_writable();
   void terminate();
   void linger();
   void drain();
@@ -71,9 +76,8 @@ class WsConnection final : public std::enable_shared_from_this<WsConnection>, pr
   ws::FrameParser parser_;
   WsHandler* handler_ = nullptr;
   std::string partial_;  // an incomplete frame, kept until the rest arrives
-  std::vector<SharedFrame> queue_;
-  std::vector<SharedFrame> in_flight_;
-  std::vector<boost::asio::const_buffer> write_buffers_;
+  std::vector<SharedFrame> queue_;  // not yet (entirely) written
+  std::size_t sent_of_first_ = 0;   // bytes of queue_.front() already written
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool flush_scheduled_ = false;

@@ -1,5 +1,7 @@
 #include "sio/broadcast_operator.h"
 
+#include "sio/caller_shard.h"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -180,7 +182,7 @@ void BroadcastOperator::fetch_sockets(std::function<void(std::vector<SocketInfo>
   if (options_.flags.local) {
     static_cast<LocalSockets&>(*nsp_).fetch_sockets(options_, std::move(done));
   } else {
-    nsp_->adapter().fetch_sockets(options_, std::move(done));
+    nsp_->adapter().fetch_sockets(options_, on_caller_shard(nsp_->server().pool(), std::move(done)));
   }
 }
 

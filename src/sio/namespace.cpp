@@ -7,6 +7,7 @@
 #include <boost/json/string.hpp>
 
 #include "net/shard_pool.h"
+#include "sio/caller_shard.h"
 #include "sio/client.h"
 #include "sio/server.h"
 
@@ -278,26 +279,6 @@ void Namespace::disconnect_sockets(const BroadcastOptions& options, bool close) 
   });
 }
 
-namespace {
-
-// Wraps `done` so that it runs on the shard of the thread calling this (adapters answer on
-// their own thread). Off-pool callers get their answer wherever it comes.
-template <typename... Args>
-std::function<void(Args...)> on_caller_shard(net::ShardPool& pool, std::function<void(Args...)> done) {
-  std::size_t origin = pool.current();
-  if (origin == net::ShardPool::npos) {
-    return done;
-  }
-  return [&pool, origin, done = std::move(done)](Args... args) mutable {
-    if (pool.current() == origin) {
-      done(std::move(args)...);
-      return;
-    }
-    pool.post(origin, [done = std::move(done), ... args = std::move(args)]() mutable { done(std::move(args)...); });
-  };
-}
-
-}  // namespace
 
 void Namespace::on_server_side(std::string event, ServerSideHandler handler) {
   server_side_handlers_[std::move(event)].push_back(std::move(handler));
