@@ -67,7 +67,7 @@ process.on("exit", () => {
  */
 async function startIogate(extraArgs = []) {
   const apiPort = await freePort();
-  const args = ["--port", "0", "--api-port", String(apiPort), "--jwt-secret", SECRET, "--shards", "2",
+  const args = ["--host", "127.0.0.1", "--port", "0", "--api-port", String(apiPort), "--jwt-secret", SECRET, "--shards", "2",
     "--live-interval", "0", "--log-level", "warn", ...extraArgs];
   const child = spawn(binary(), args, { stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);

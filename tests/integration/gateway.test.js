@@ -77,7 +77,7 @@ function cleanEnv(extra = {}) {
 }
 
 function startGateway({ args = [], env = {}, port, secret = SECRET, live = false } = {}) {
-  const base = ["--api-port", "0"];
+  const base = ["--host", "127.0.0.1", "--api-port", "0"];
   if (!live) base.push("--live-interval", "0");
   if (secret) base.push("--jwt-secret", secret);
   return startServer("gateway", { args: [...base, ...args], env: cleanEnv(env), port });

@@ -94,6 +94,7 @@ def setUpModule():
     SERVER = ServerProcess(
         path,
         [
+            "--host", "127.0.0.1",
             "--api-port", "0",
             "--jwt-secret", SECRET,
             "--live-interval", "0",
