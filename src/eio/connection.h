@@ -20,8 +20,8 @@ namespace iogate::eio {
 // The request that opened the session, kept for the application (socket.handshake).
 struct Handshake {
   std::string url;  // request target
-  net::NameValueList query;
-  net::NameValueList headers;  // names lower-cased
+  net::PackedNameValues query;
+  net::PackedNameValues headers;  // names lower-cased
   std::string address;
   bool secure = false;
   bool xdomain = false;  // an Origin header was present

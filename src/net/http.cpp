@@ -6,6 +6,43 @@
 
 namespace iogate::net {
 
+template <typename Entries>
+void PackedNameValues::pack(const Entries& entries) {
+  std::size_t bytes = 0;
+  for (const auto& [name, value] : entries) {
+    bytes += name.size() + value.size();
+  }
+  text_.reserve(bytes);
+  ends_.reserve(entries.size() * 2);
+  for (const auto& [name, value] : entries) {
+    text_.append(name);
+    ends_.push_back(static_cast<std::uint32_t>(text_.size()));
+    text_.append(value);
+    ends_.push_back(static_cast<std::uint32_t>(text_.size()));
+  }
+}
+
+PackedNameValues::PackedNameValues(const NameValueList& list) { pack(list); }
+
+PackedNameValues::PackedNameValues(std::initializer_list<Entry> list) { pack(list); }
+
+PackedNameValues::Entry PackedNameValues::operator[](std::size_t index) const noexcept {
+  const std::string_view text = text_;
+  const std::size_t name_begin = index == 0 ? 0 : ends_[2 * index - 1];
+  const std::size_t name_end = ends_[2 * index];
+  const std::size_t value_end = ends_[2 * index + 1];
+  return {text.substr(name_begin, name_end - name_begin), text.substr(name_end, value_end - name_end)};
+}
+
+std::optional<std::string_view> PackedNameValues::find(std::string_view name) const noexcept {
+  for (const auto& [key, value] : *this) {
+    if (key == name) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
 const std::string* HttpRequest::header(std::string_view lower_name) const noexcept {
   for (const auto& [name, value] : headers) {
     if (name == lower_name) {

@@ -1,7 +1,10 @@
 #pragma once
 // The HTTP request and response as iogate's upper layers see them, and the parts of request
 // parsing that are ours: the target's path and query (percent-decoding), header lookup. Beast parses the request head itself (http_connection.cpp).
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +16,59 @@ namespace iogate::net {
 enum class Method : std::uint8_t { get, post, options, head, other };
 
 using NameValueList = std::vector<std::pair<std::string, std::string>>;
+
+// Names and values packed into one buffer, for copies that live as long as a connection (its
+// handshake's headers and query): one allocation and an index instead of two strings per entry.
+// Immutable once built; entries read as (name, value) string views, in order.
+class PackedNameValues {
+ public:
+  using Entry = std::pair<std::string_view, std::string_view>;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Entry;
+    using reference = Entry;
+    using pointer = void;
+    using difference_type = std::ptrdiff_t;
+
+    const_iterator(const PackedNameValues* owner, std::size_t index) : owner_(owner), index_(index) {}
+    Entry operator*() const noexcept { return (*owner_)[index_]; }
+    const_iterator& operator++() noexcept {
+      ++index_;
+      return *this;
+    }
+    const_iterator operator++(int) noexcept {
+      auto before = *this;
+      ++index_;
+      return before;
+    }
+    bool operator==(const const_iterator& other) const noexcept { return index_ == other.index_; }
+
+   private:
+    const PackedNameValues* owner_;
+    std::size_t index_;
+  };
+
+  PackedNameValues() = default;
+  PackedNameValues(const NameValueList& list);  // NOLINT: implicit, a packed copy
+  PackedNameValues(std::initializer_list<Entry> list);
+
+  std::size_t size() const noexcept { return ends_.size() / 2; }
+  bool empty() const noexcept { return ends_.empty(); }
+  Entry operator[](std::size_t index) const noexcept;
+  // The first value under `name` (exact match).
+  std::optional<std::string_view> find(std::string_view name) const noexcept;
+  const_iterator begin() const noexcept { return {this, 0}; }
+  const_iterator end() const noexcept { return {this, size()}; }
+
+ private:
+  template <typename Entries>
+  void pack(const Entries& entries);
+
+  std::string text_;                 // name, value, name, value, ... back to back
+  std::vector<std::uint32_t> ends_;  // where each name and each value ends in text_
+};
 
 struct HttpRequest {
   Method method = Method::other;

@@ -39,7 +39,8 @@ StaticFiles::StaticFiles(const std::filesystem::path& folder) {
     }
     std::ifstream in(entry.path(), std::ios::binary);
     std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto relative = "/" + std::filesystem::relative(entry.path(), folder).generic_string();
+    std::string relative = "/";
+    relative += std::filesystem::relative(entry.path(), folder).generic_string();
     files_.emplace(std::move(relative), File{content_type_of(entry.path()), std::move(body)});
   }
 }

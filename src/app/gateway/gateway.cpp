@@ -30,29 +30,20 @@ const json::value* member(const json::value& value, std::string_view key) {
   return object == nullptr ? nullptr : object->if_contains(key);
 }
 
-const std::string* find_param(const net::NameValueList& list, std::string_view name) {
-  for (const auto& [key, value] : list) {
-    if (key == name) {
-      return &value;
-    }
-  }
-  return nullptr;
-}
-
 // auth.token wins, then the Authorization header, then the query (EIO3 clients have no auth).
 std::optional<std::string> extract_token(sio::Socket& socket) {
   if (const auto* token = member(socket.auth(), "token"); token && token->is_string() && !token->as_string().empty()) {
     return std::string(token->as_string());
   }
   const auto& handshake = socket.handshake();
-  if (const auto* header = find_param(handshake.headers, "authorization")) {
+  if (const auto header = handshake.headers.find("authorization")) {
     std::string_view value = *header;
     if (value.size() > 7 && (value.starts_with("Bearer ") || value.starts_with("bearer "))) {
       return std::string(value.substr(7));
     }
   }
-  if (const auto* token = find_param(handshake.query, "token"); token && !token->empty()) {
-    return *token;
+  if (const auto token = handshake.query.find("token"); token && !token->empty()) {
+    return std::string(*token);
   }
   return std::nullopt;
 }

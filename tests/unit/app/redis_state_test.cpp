@@ -312,7 +312,8 @@ TEST_F(RedisStateTest, FirstAndLastConnectionFlipOnceUnderConcurrentAddsAndRemov
     for (int u = 0; u < kUsers; ++u) {
       for (auto* n : {a.get(), b.get()}) {
         std::string user = std::to_string(u);
-        std::string sid = (n == a.get() ? "a" : "b") + std::to_string(u) + "-" + std::to_string(s);
+        std::string sid(n == a.get() ? "a" : "b");
+        sid += std::to_string(u) + "-" + std::to_string(s);
         ++expected;
         n->presence.add("/admin", user, sid, 0, false, [&, user](PresenceStore::Added added) {
           ++answers;
@@ -333,7 +334,8 @@ TEST_F(RedisStateTest, FirstAndLastConnectionFlipOnceUnderConcurrentAddsAndRemov
     for (int u = 0; u < kUsers; ++u) {
       for (auto* n : {a.get(), b.get()}) {
         std::string user = std::to_string(u);
-        std::string sid = (n == a.get() ? "a" : "b") + std::to_string(u) + "-" + std::to_string(s);
+        std::string sid(n == a.get() ? "a" : "b");
+        sid += std::to_string(u) + "-" + std::to_string(s);
         ++expected;
         n->presence.remove("/admin", user, sid, [&, user](bool last) {
           ++answers;

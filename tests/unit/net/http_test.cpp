@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace iogate::net {
 namespace {
@@ -310,6 +311,29 @@ TEST(HttpRequest, HeaderLookupTakesTheFirst) {
   EXPECT_EQ(*request.header("cookie"), "a=1");
   EXPECT_EQ(request.header("Cookie"), nullptr);
   EXPECT_EQ(request.header("host"), nullptr);
+}
+
+}  // namespace
+}  // namespace iogate::net
+
+namespace iogate::net {
+namespace {
+
+TEST(PackedNameValues, KeepsEntriesInOrderAndFindsTheFirst) {
+  const NameValueList list{{"host", "localhost:3000"}, {"", ""}, {"cookie", "a=1"}, {"cookie", "b=2"}};
+  const PackedNameValues packed(list);
+  ASSERT_EQ(packed.size(), 4u);
+  std::vector<std::pair<std::string, std::string>> back;
+  for (const auto& [name, value] : packed) {
+    back.emplace_back(name, value);
+  }
+  EXPECT_EQ(back, list);
+  EXPECT_EQ(packed.find("cookie"), "a=1");
+  EXPECT_EQ(packed.find(""), "");
+  EXPECT_EQ(packed.find("Host"), std::nullopt);
+  EXPECT_TRUE(PackedNameValues{}.empty());
+  const PackedNameValues braced{{"EIO", "4"}, {"transport", "websocket"}};
+  EXPECT_EQ(braced[1], (PackedNameValues::Entry{"transport", "websocket"}));
 }
 
 }  // namespace
