@@ -52,11 +52,19 @@ std::shared_ptr<Session> SessionTable::find(const std::string& sid) const {
 }
 
 void SessionTable::add(std::shared_ptr<Session> session) {
-  auto id = session->id();
-  sessions_.emplace(std::move(id), std::move(session));
+  std::string_view id = session->id();
+  sessions_.emplace(id, std::move(session));
 }
 
-void SessionTable::erase(const std::string& sid) { sessions_.erase(sid); }
+void SessionTable::erase(const std::string& sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) {
+    return;
+  }
+  // The key views the session's own id (often `sid` itself): the session goes last.
+  auto session = std::move(it->second);
+  sessions_.erase(it);
+}
 
 void SessionTable::close_all(std::string_view reason) {
   std::vector<std::shared_ptr<Session>> sessions;

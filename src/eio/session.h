@@ -55,7 +55,8 @@ class SessionTable {
   DeadlineQueue next_ping_;
   DeadlineQueue pong_wait_;
   DeadlineQueue v3_ping_wait_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  // Keyed by a view of each session's own id.
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> sessions_;
 };
 
 class Session final : public Connection, public std::enable_shared_from_this<Session> {

@@ -1,5 +1,6 @@
 #include "sio/namespace.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include <boost/asio/steady_timer.hpp>
@@ -62,15 +63,33 @@ Socket* ShardNamespace::find(const std::string& id) const {
   return it == sockets_.end() ? nullptr : it->second;
 }
 
+bool ShardNamespace::in_own_room(const Socket& socket) noexcept {
+  const auto& rooms = socket.rooms();
+  return std::find(rooms.begin(), rooms.end(), socket.id()) != rooms.end();
+}
+
+Socket* ShardNamespace::own_room_member(const std::string& room) const {
+  auto it = sockets_.find(room);
+  return it != sockets_.end() && in_own_room(*it->second) ? it->second : nullptr;
+}
+
 void ShardNamespace::join(Socket& socket, const std::string& room) {
+  if (room == socket.id()) {
+    nsp_.adapter().on_room_created(room, true);
+    return;
+  }
   auto [it, created] = rooms_.try_emplace(room);
   it->second.insert(&socket);
   if (created) {
-    nsp_.adapter().on_room_created(room, room == socket.id());
+    nsp_.adapter().on_room_created(room, false);
   }
 }
 
 void ShardNamespace::leave(Socket& socket, const std::string& room) {
+  if (room == socket.id()) {
+    nsp_.adapter().on_room_deleted(room, true);
+    return;
+  }
   auto it = rooms_.find(room);
   if (it == rooms_.end()) {
     return;
@@ -78,7 +97,7 @@ void ShardNamespace::leave(Socket& socket, const std::string& room) {
   it->second.erase(&socket);
   if (it->second.empty()) {
     rooms_.erase(it);
-    nsp_.adapter().on_room_deleted(room, room == socket.id());
+    nsp_.adapter().on_room_deleted(room, false);
   }
 }
 
@@ -87,6 +106,9 @@ void ShardNamespace::for_each(const BroadcastOptions& options, const std::functi
   for (const auto& room : options.except) {
     if (auto it = rooms_.find(room); it != rooms_.end()) {
       excluded.insert(it->second.begin(), it->second.end());
+    }
+    if (Socket* own = own_room_member(room)) {
+      excluded.insert(own);
     }
   }
   auto visit = [&](Socket* socket) {
@@ -101,10 +123,15 @@ void ShardNamespace::for_each(const BroadcastOptions& options, const std::functi
     return;
   }
   if (options.rooms.size() == 1) {
-    if (auto it = rooms_.find(options.rooms.front()); it != rooms_.end()) {
+    const auto& room = options.rooms.front();
+    if (auto it = rooms_.find(room); it != rooms_.end()) {
       for (Socket* socket : it->second) {
         visit(socket);
       }
+    }
+    // Not also in rooms_: a socket's own room is never indexed.
+    if (Socket* own = own_room_member(room)) {
+      visit(own);
     }
     return;
   }
@@ -116,6 +143,9 @@ void ShardNamespace::for_each(const BroadcastOptions& options, const std::functi
           visit(socket);
         }
       }
+    }
+    if (Socket* own = own_room_member(room); own != nullptr && seen.insert(own).second) {
+      visit(own);
     }
   }
 }

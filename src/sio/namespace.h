@@ -55,12 +55,22 @@ class ShardNamespace {
   template <typename Fn>
   void for_each_room(Fn&& fn) const {
     for (const auto& [room, members] : rooms_) fn(room);
+    for (const auto& [id, socket] : sockets_) {
+      if (in_own_room(*socket)) fn(socket->id());
+    }
   }
 
  private:
+  static bool in_own_room(const Socket& socket) noexcept;
+  // The socket whose own id room is `room`, if it is here and still in it.
+  Socket* own_room_member(const std::string& room) const;
+
   Namespace& nsp_;
   std::size_t shard_;
-  std::unordered_map<std::string, Socket*> sockets_;
+  // Keyed by a view of each socket's own id.
+  std::unordered_map<std::string_view, Socket*> sockets_;
+  // Rooms joined by name. A socket's own id room is not indexed: sockets_ answers for it, so a
+  // connection costs no room entry of its own.
   std::unordered_map<std::string, std::unordered_set<Socket*>> rooms_;
 };
 

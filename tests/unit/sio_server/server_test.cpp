@@ -358,6 +358,39 @@ TEST_F(SioServerTest, NamespaceEventHandlersRunForEverySocketAfterItsOwn) {
                                              "socket:" + sockets[1]->id(), "namespace:" + sockets[1]->id()}));
 }
 
+TEST_F(SioServerTest, SocketIdRoomsAreAnsweredByTheSocketTableAndCanBeLeft) {
+  auto& nsp = io.of("/");
+  track(nsp);
+  for (int i = 0; i < 3; ++i) {
+    connect("0");
+  }
+  const std::string a = sockets[0]->id();
+  sockets[1]->join(a);  // a room that happens to be named like another socket's id
+  clear_all_sent();
+
+  nsp.to(a).emit("hi");
+  nsp.except(a).emit("others");
+  poll();
+  EXPECT_EQ(connections[0]->texts(), (std::vector<std::string>{R"(42["hi"])"}));
+  EXPECT_EQ(connections[1]->texts(), (std::vector<std::string>{R"(42["hi"])"}));
+  EXPECT_EQ(connections[2]->texts(), (std::vector<std::string>{R"(42["others"])"}));
+
+  std::vector<std::string> rooms;
+  nsp.all_rooms([&](std::vector<std::string> all) { rooms = std::move(all); });
+  poll();
+  std::sort(rooms.begin(), rooms.end());
+  std::vector<std::string> expected{sockets[0]->id(), sockets[1]->id(), sockets[2]->id()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(rooms, expected);
+
+  sockets[0]->leave(a);
+  clear_all_sent();
+  nsp.to(a).emit("after-leave");
+  poll();
+  EXPECT_TRUE(connections[0]->sent().empty());
+  EXPECT_EQ(connections[1]->texts(), (std::vector<std::string>{R"(42["after-leave"])"}));
+}
+
 TEST_F(SioServerTest, LocalBypassesTheAdapter) {
   connect("0");
   connect("0");
