@@ -45,7 +45,21 @@ const std::string& Socket::connection_id() const noexcept { return connection_id
 
 boost::asio::io_context& Socket::context() noexcept { return context_; }
 
-void Socket::on(std::string event, EventHandler handler) { handlers_.emplace_back(std::move(event), std::move(handler)); }
+Socket::Listeners& Socket::listeners() {
+  if (!listeners_) {
+    listeners_ = std::make_unique<Listeners>();
+  }
+  return *listeners_;
+}
+
+const Socket::Listeners& Socket::heard() const noexcept {
+  static const Listeners none;
+  return listeners_ ? *listeners_ : none;
+}
+
+void Socket::on(std::string event, EventHandler handler) {
+  listeners().events.emplace_back(std::move(event), std::move(handler));
+}
 
 bool Socket::in_room(std::string_view room) const noexcept {
   for (const auto& joined : rooms_) {
@@ -86,15 +100,15 @@ BroadcastOperator Socket::to(std::vector<std::string> rooms) { return broadcast(
 BroadcastOperator Socket::broadcast() { return BroadcastOperator(nsp_, BroadcastOptions{{}, {id_}, {}}); }
 
 void Socket::on_any_outgoing(OutgoingHandler handler) {
-  if (outgoing_handlers_.empty()) {
+  if (heard().outgoing.empty()) {
     nsp_.outgoing_watchers_.fetch_add(1, std::memory_order_relaxed);
   }
-  outgoing_handlers_.push_back(std::move(handler));
+  listeners().outgoing.push_back(std::move(handler));
 }
 
 void Socket::notify_outgoing(const Packet& packet) {
   const auto* data = packet.data.if_array();
-  if (outgoing_handlers_.empty() || data == nullptr || data->empty()) {
+  if (heard().outgoing.empty() || data == nullptr || data->empty()) {
     return;
   }
   const auto& name = data->front();
@@ -106,9 +120,9 @@ void Socket::notify_outgoing(const Packet& packet) {
 
 void Socket::notify_outgoing(std::string_view event, const Payload& payload) {
   // As in dispatch(): hooks added by a hook wait for the next event.
-  const std::size_t count = outgoing_handlers_.size();
+  const std::size_t count = heard().outgoing.size();
   for (std::size_t i = 0; i < count; ++i) {
-    auto handler = outgoing_handlers_[i];
+    auto handler = heard().outgoing[i];
     handler(*this, event, payload);
   }
 }
@@ -124,7 +138,7 @@ void Socket::emit(std::string_view event, Payload payload, bool is_volatile) {
   if (!connected_) {
     return;
   }
-  if (!outgoing_handlers_.empty()) {
+  if (!heard().outgoing.empty()) {
     notify_outgoing(event, payload);
   }
   auto packet = make_event_packet(nsp_.name(), event, std::move(payload));
@@ -136,7 +150,7 @@ void Socket::emit_with_ack(std::string_view event, Payload payload, std::chrono:
   if (!connected_) {
     return;
   }
-  if (!outgoing_handlers_.empty()) {
+  if (!heard().outgoing.empty()) {
     notify_outgoing(event, payload);
   }
   auto packet = make_event_packet(nsp_.name(), event, std::move(payload));
@@ -217,11 +231,12 @@ void Socket::run_middlewares(std::size_t index, std::shared_ptr<Event> event) {
   if (!connected_) {
     return;
   }
-  if (index == middlewares_.size()) {
+  if (index == heard().middlewares.size()) {
     dispatch(*event);
     return;
   }
-  auto& middleware = middlewares_[index];
+  // A copy: the middleware may add middlewares.
+  auto middleware = heard().middlewares[index];
   middleware(*this, *event, [weak = weak_from_this(), index, event](std::optional<std::string> error) {
     auto self = weak.lock();
     if (!self) {
@@ -242,15 +257,15 @@ void Socket::dispatch(Event& event) {
   // An exception from application code must not unwind into the event loop: it becomes an
   // error for this socket's on_error handlers.
   try {
-    const std::size_t any_count = any_handlers_.size();
+    const std::size_t any_count = heard().any.size();
     for (std::size_t i = 0; i < any_count; ++i) {
-      auto handler = any_handlers_[i];
+      auto handler = heard().any[i];
       handler(*this, event);
     }
-    const std::size_t count = handlers_.size();
+    const std::size_t count = heard().events.size();
     for (std::size_t i = 0; i < count; ++i) {
-      if (handlers_[i].first == event.name && connected_) {
-        auto handler = handlers_[i].second;
+      if (heard().events[i].first == event.name && connected_) {
+        auto handler = heard().events[i].second;
         handler(*this, event);
       }
     }
@@ -266,9 +281,9 @@ void Socket::dispatch(Event& event) {
 }
 
 void Socket::report_error(const std::string& message) {
-  const std::size_t count = error_handlers_.size();
+  const std::size_t count = heard().errors.size();
   for (std::size_t i = 0; i < count; ++i) {
-    auto handler = error_handlers_[i];
+    auto handler = heard().errors[i];
     handler(*this, message);
   }
 }
@@ -312,8 +327,8 @@ void Socket::on_close(std::string_view reason) {
   closing_ = true;
   auto keep = shared_from_this();
   std::string why(reason);
-  for (std::size_t i = 0, count = disconnecting_handlers_.size(); i < count; ++i) {
-    auto handler = disconnecting_handlers_[i];
+  for (std::size_t i = 0, count = heard().disconnecting.size(); i < count; ++i) {
+    auto handler = heard().disconnecting[i];
     handler(*this, why);
   }
   connected_ = false;
@@ -333,12 +348,12 @@ void Socket::on_close(std::string_view reason) {
     });
   }
   pending_acks_.clear();
-  if (!outgoing_handlers_.empty()) {
+  if (!heard().outgoing.empty()) {
     nsp_.outgoing_watchers_.fetch_sub(1, std::memory_order_relaxed);
   }
   client_->remove(*this);
-  for (std::size_t i = 0, count = disconnect_handlers_.size(); i < count; ++i) {
-    auto handler = disconnect_handlers_[i];
+  for (std::size_t i = 0, count = heard().disconnect.size(); i < count; ++i) {
+    auto handler = heard().disconnect[i];
     handler(*this, why);
   }
 }

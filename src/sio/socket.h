@@ -60,13 +60,13 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::asio::io_context& context() noexcept;
 
   void on(std::string event, EventHandler handler);
-  void on_any(EventHandler handler) { any_handlers_.push_back(std::move(handler)); }
+  void on_any(EventHandler handler) { listeners().any.push_back(std::move(handler)); }
   // Sees every event sent to this socket, broadcasts included.
   void on_any_outgoing(OutgoingHandler handler);
-  void use(PacketMiddleware middleware) { middlewares_.push_back(std::move(middleware)); }
-  void on_disconnecting(DisconnectHandler handler) { disconnecting_handlers_.push_back(std::move(handler)); }
-  void on_disconnect(DisconnectHandler handler) { disconnect_handlers_.push_back(std::move(handler)); }
-  void on_error(ErrorHandler handler) { error_handlers_.push_back(std::move(handler)); }
+  void use(PacketMiddleware middleware) { listeners().middlewares.push_back(std::move(middleware)); }
+  void on_disconnecting(DisconnectHandler handler) { listeners().disconnecting.push_back(std::move(handler)); }
+  void on_disconnect(DisconnectHandler handler) { listeners().disconnect.push_back(std::move(handler)); }
+  void on_error(ErrorHandler handler) { listeners().errors.push_back(std::move(handler)); }
 
   void emit(std::string_view event, Payload payload = {}, bool is_volatile = false);
   // Expects the client to acknowledge within `timeout`; the handler gets nullopt on timeout.
@@ -128,13 +128,21 @@ class Socket : public std::enable_shared_from_this<Socket> {
   bool connected_ = false;
   bool closing_ = false;
 
-  std::vector<std::pair<std::string, EventHandler>> handlers_;
-  std::vector<EventHandler> any_handlers_;
-  std::vector<OutgoingHandler> outgoing_handlers_;
-  std::vector<PacketMiddleware> middlewares_;
-  std::vector<DisconnectHandler> disconnecting_handlers_;
-  std::vector<DisconnectHandler> disconnect_handlers_;
-  std::vector<ErrorHandler> error_handlers_;
+  // This socket's own handlers, allocated with the first one: a socket served by namespace-wide
+  // handlers (Namespace::on) carries none.
+  struct Listeners {
+    std::vector<std::pair<std::string, EventHandler>> events;
+    std::vector<EventHandler> any;
+    std::vector<OutgoingHandler> outgoing;
+    std::vector<PacketMiddleware> middlewares;
+    std::vector<DisconnectHandler> disconnecting;
+    std::vector<DisconnectHandler> disconnect;
+    std::vector<ErrorHandler> errors;
+  };
+  Listeners& listeners();
+  const Listeners& heard() const noexcept;
+
+  std::unique_ptr<Listeners> listeners_;
   std::vector<PendingAck> pending_acks_;
 };
 
