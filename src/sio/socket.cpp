@@ -29,7 +29,6 @@ Socket::Socket(Client& client, Namespace& nsp, ShardNamespace& shard_nsp, std::s
       handshake_(client.connection().handshake()),
       context_(client.connection().context()),
       shard_(client.connection().shard()),
-      connection_id_(client.connection().id()),
       nsp_(nsp),
       shard_nsp_(shard_nsp),
       id_(std::move(id)),
@@ -41,7 +40,6 @@ const eio::Handshake& Socket::handshake() const noexcept { return *handshake_; }
 
 std::size_t Socket::shard() const noexcept { return shard_; }
 
-const std::string& Socket::connection_id() const noexcept { return connection_id_; }
 
 boost::asio::io_context& Socket::context() noexcept { return context_; }
 

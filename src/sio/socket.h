@@ -54,8 +54,6 @@ class Socket : public std::enable_shared_from_this<Socket> {
   boost::json::object& data() noexcept { return data_; }
   bool connected() const noexcept { return connected_; }
   std::size_t shard() const noexcept;
-  // The engine session (sid) this socket rides on.
-  const std::string& connection_id() const noexcept;
   // The event loop of this socket's shard: for timers and work that must run beside it.
   boost::asio::io_context& context() noexcept;
 
@@ -118,7 +116,6 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::shared_ptr<const eio::Handshake> handshake_;
   boost::asio::io_context& context_;
   std::size_t shard_;
-  std::string connection_id_;
   Namespace& nsp_;
   ShardNamespace& shard_nsp_;
   std::string id_;
