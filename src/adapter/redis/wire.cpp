@@ -562,6 +562,12 @@ bool read_packet(Reader& reader, sio::Packet& packet) {
   return has_type && has_data && data != nullptr && !data->empty() && data->front().is_string();
 }
 
+// Exactly one well-formed msgpack value, nothing after it.
+bool is_one_msgpack_value(std::string_view bytes) {
+  const char* check = bytes.data();
+  return !bytes.empty() && mp_check(&check, bytes.data() + bytes.size()) == 0 && check == bytes.data() + bytes.size();
+}
+
 std::string join(std::initializer_list<std::string_view> parts) {
   std::size_t size = 0;
   for (const auto part : parts) {
@@ -625,9 +631,7 @@ std::string encode_broadcast(std::string_view uid, const sio::Packet& packet,
 }
 
 std::optional<BroadcastMessage> decode_broadcast(std::string_view bytes) {
-  const char* check = bytes.data();
-  if (bytes.empty() || mp_check(&check, bytes.data() + bytes.size()) != 0 ||
-      check != bytes.data() + bytes.size()) {
+  if (!is_one_msgpack_value(bytes)) {
     return std::nullopt;
   }
   try {
@@ -658,9 +662,7 @@ std::string encode_msgpack(const json::value& value, const std::vector<std::stri
 }
 
 std::optional<Document> decode_msgpack(std::string_view bytes) {
-  const char* check = bytes.data();
-  if (bytes.empty() || mp_check(&check, bytes.data() + bytes.size()) != 0 ||
-      check != bytes.data() + bytes.size()) {
+  if (!is_one_msgpack_value(bytes)) {
     return std::nullopt;
   }
   try {
