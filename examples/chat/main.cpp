@@ -51,7 +51,7 @@ void on_chat_connection(sio::Socket& socket) {
     s.join(room);
     s.to(room).emit("joined", json::array{name});
     // Answer with the names already in the room (every shard, every node).
-    s.nsp().to(room).fetch_sockets([ack = std::move(event.ack)](std::vector<sio::SocketInfo> members) {
+    s.nsp().to(room).fetch_sockets([ack = std::move(event.ack)](auto, std::vector<sio::SocketInfo> members) {
       json::array names;
       for (const auto& member : members) {
         if (const auto* member_name = member.data.if_contains("name")) {

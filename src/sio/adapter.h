@@ -54,6 +54,10 @@ struct AckSink {
 
 // Answers a server-side event that asked for one; the first call counts, later ones do nothing.
 using ServerSideReply = std::function<void(boost::json::value)>;
+// The sockets a fetch found. error is set when some node did not answer within the cluster's
+// requests timeout (Node's fetchSockets rejects then); sockets holds those of the nodes that did.
+using FetchCallback = std::function<void(std::optional<std::string> error, std::vector<SocketInfo> sockets)>;
+
 // Every answer to a server-side event with acks; error is set when some node did not answer
 // in time (replies then holds the answers that came).
 using ServerSideAckCollector =
@@ -91,8 +95,7 @@ class Adapter {
   virtual void add_sockets(const BroadcastOptions& options, std::vector<std::string> rooms) = 0;
   virtual void del_sockets(const BroadcastOptions& options, std::vector<std::string> rooms) = 0;
   virtual void disconnect_sockets(const BroadcastOptions& options, bool close) = 0;
-  virtual void fetch_sockets(const BroadcastOptions& options,
-                             std::function<void(std::vector<SocketInfo>)> done) = 0;
+  virtual void fetch_sockets(const BroadcastOptions& options, FetchCallback done) = 0;
   // Rooms of every node (a cluster adapter that cannot ask reports this node's).
   virtual void all_rooms(std::function<void(std::vector<std::string>)> done) = 0;
   // data is [event, ...args], for the other nodes' server-side handlers (never this node's).

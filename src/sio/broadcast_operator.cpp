@@ -178,9 +178,11 @@ void BroadcastOperator::emit_with_ack(std::string_view event, Payload payload, A
   }
 }
 
-void BroadcastOperator::fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) const {
+void BroadcastOperator::fetch_sockets(FetchCallback done) const {
   if (options_.flags.local) {
-    static_cast<LocalSockets&>(*nsp_).fetch_sockets(options_, std::move(done));
+    static_cast<LocalSockets&>(*nsp_).fetch_sockets(options_, [done = std::move(done)](std::vector<SocketInfo> sockets) {
+      done(std::nullopt, std::move(sockets));
+    });
   } else {
     nsp_->adapter().fetch_sockets(options_, on_caller_shard(nsp_->server().pool(), std::move(done)));
   }

@@ -41,7 +41,8 @@ class BroadcastOperator {
   // Collects one reply per reached client until all replied or the timeout (default 5 s) passed.
   void emit_with_ack(std::string_view event, Payload payload, AckCollector done) const;
 
-  void fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) const;
+  // Every matching socket of every node; see FetchCallback for error.
+  void fetch_sockets(FetchCallback done) const;
   void sockets_join(std::vector<std::string> rooms) const;
   void sockets_leave(std::vector<std::string> rooms) const;
   void disconnect_sockets(bool close = false) const;

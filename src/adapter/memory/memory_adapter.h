@@ -27,9 +27,10 @@ class MemoryAdapter final : public sio::Adapter {
   void disconnect_sockets(const sio::BroadcastOptions& options, bool close) override {
     local_.disconnect_sockets(options, close);
   }
-  void fetch_sockets(const sio::BroadcastOptions& options,
-                     std::function<void(std::vector<sio::SocketInfo>)> done) override {
-    local_.fetch_sockets(options, std::move(done));
+  void fetch_sockets(const sio::BroadcastOptions& options, sio::FetchCallback done) override {
+    local_.fetch_sockets(options, [done = std::move(done)](std::vector<sio::SocketInfo> sockets) {
+      done(std::nullopt, std::move(sockets));
+    });
   }
   void all_rooms(std::function<void(std::vector<std::string>)> done) override { local_.local_rooms(std::move(done)); }
   // One node: there is no other server to tell or to wait for.

@@ -230,9 +230,11 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
     local_.disconnect_sockets(options, close);
   }
 
-  void fetch_sockets(const sio::BroadcastOptions& options, std::function<void(std::vector<sio::SocketInfo>)> done) {
+  void fetch_sockets(const sio::BroadcastOptions& options, sio::FetchCallback done) {
     if (options.flags.local) {
-      local_.fetch_sockets(options, std::move(done));
+      local_.fetch_sockets(options, [done = std::move(done)](std::vector<sio::SocketInfo> sockets) {
+        done(std::nullopt, std::move(sockets));
+      });
       return;
     }
     cluster_.run_home([self = shared_from_this(), options, done = std::move(done)]() mutable {
@@ -490,16 +492,23 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
     done->finish(*done, false);
   }
 
-  void start_fetch(sio::BroadcastOptions options, std::function<void(std::vector<sio::SocketInfo>)> done) {
+  void start_fetch(sio::BroadcastOptions options, sio::FetchCallback done) {
     server_count([self = shared_from_this(), options = std::move(options), done = std::move(done)](std::size_t servers) mutable {
       if (servers <= 1) {
-        self->local_.fetch_sockets(options, std::move(done));
+        self->local_.fetch_sockets(options, [done = std::move(done)](std::vector<sio::SocketInfo> sockets) {
+          done(std::nullopt, std::move(sockets));
+        });
         return;
       }
       std::string request_id = self->new_request_id();
-      // A node that does not answer in time is left out (Node rejects the whole call instead).
       self->open_request(request_id, Pending::Kind::fetch, servers - 1, self->options_.requests_timeout,
-                         [done = std::move(done)](Pending& request, bool) { done(std::move(request.sockets)); });
+                         [done = std::move(done)](Pending& request, bool timed_out) {
+                           std::optional<std::string> error;
+                           if (timed_out) {
+                             error = "timeout reached while waiting for fetchSockets response";
+                           }
+                           done(std::move(error), std::move(request.sockets));
+                         });
       if (self->options_.mode == Mode::classic) {
         self->publish_home(self->request_channel_,
                            json::serialize(json::object{{"uid", self->uid_},
@@ -1026,8 +1035,7 @@ class RedisAdapter final : public sio::Adapter {
   void disconnect_sockets(const sio::BroadcastOptions& options, bool close) override {
     link_->disconnect_sockets(options, close);
   }
-  void fetch_sockets(const sio::BroadcastOptions& options,
-                     std::function<void(std::vector<sio::SocketInfo>)> done) override {
+  void fetch_sockets(const sio::BroadcastOptions& options, sio::FetchCallback done) override {
     link_->fetch_sockets(options, std::move(done));
   }
   void all_rooms(std::function<void(std::vector<std::string>)> done) override { link_->all_rooms(std::move(done)); }

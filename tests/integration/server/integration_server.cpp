@@ -100,7 +100,13 @@ void register_cluster_handlers(sio::Socket& socket) {
     auto ack = std::move(e.ack);
     std::string room = first_arg(e).is_string() ? std::string(first_arg(e).as_string()) : std::string();
     auto selection = room.empty() ? s.nsp().selection() : s.nsp().to(room);
-    selection.fetch_sockets([ack](std::vector<sio::SocketInfo> sockets) {
+    selection.fetch_sockets([ack](std::optional<std::string> error, std::vector<sio::SocketInfo> sockets) {
+      if (error) {
+        if (ack) {
+          ack(json::array{json::object{{"error", *error}}});  // as the Node twin answers a rejection
+        }
+        return;
+      }
       json::array list;
       for (auto& info : sockets) {
         std::sort(info.rooms.begin(), info.rooms.end());
@@ -284,7 +290,13 @@ void register_root_handlers(sio::Socket& socket) {
                            ? std::string()
                            : std::string(e.payload.args[0].as_string());
     auto selection = room.empty() ? s.nsp().selection() : s.nsp().to(room);
-    selection.fetch_sockets([ack](std::vector<sio::SocketInfo> sockets) {
+    selection.fetch_sockets([ack](std::optional<std::string> error, std::vector<sio::SocketInfo> sockets) {
+      if (error) {
+        if (ack) {
+          ack(json::array{json::object{{"error", *error}}});
+        }
+        return;
+      }
       json::array ids;
       for (const auto& info : sockets) {
         ids.emplace_back(info.id);

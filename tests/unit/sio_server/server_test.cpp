@@ -69,8 +69,7 @@ class CountingAdapter final : public Adapter {
     ++calls_.disconnect_sockets;
     inner_.disconnect_sockets(options, close);
   }
-  void fetch_sockets(const BroadcastOptions& options,
-                     std::function<void(std::vector<SocketInfo>)> done) override {
+  void fetch_sockets(const BroadcastOptions& options, FetchCallback done) override {
     ++calls_.fetch_sockets;
     inner_.fetch_sockets(options, std::move(done));
   }
@@ -412,7 +411,7 @@ TEST_F(SioServerTest, LocalBypassesTheAdapter) {
   const AdapterCalls before = calls;
   io.of("/").local().sockets_join({"r"});
   io.of("/").local().sockets_leave({"r"});
-  io.of("/").local().fetch_sockets([](std::vector<SocketInfo>) {});
+  io.of("/").local().fetch_sockets([](std::optional<std::string>, std::vector<SocketInfo>) {});
   io.of("/").local().emit_with_ack("z", {}, [](std::optional<std::string>, std::vector<Payload>) {});
   io.of("/").local().disconnect_sockets();
   poll();
@@ -502,7 +501,7 @@ TEST_F(SioServerTest, FetchSocketsReportsTheSelection) {
   sockets[2]->data()["name"] = "carol";
 
   std::optional<std::vector<SocketInfo>> found;
-  io.of("/").in("A").fetch_sockets([&](std::vector<SocketInfo> infos) { found = std::move(infos); });
+  io.of("/").in("A").fetch_sockets([&](std::optional<std::string>, std::vector<SocketInfo> infos) { found = std::move(infos); });
   poll();
   ASSERT_TRUE(found.has_value());
   ASSERT_EQ(found->size(), 2U);
@@ -523,9 +522,9 @@ TEST_F(SioServerTest, FetchSocketsReportsTheSelection) {
   EXPECT_TRUE(carol.handshake.at("auth").is_object());
 
   std::optional<std::size_t> everyone;
-  io.of("/").selection().fetch_sockets([&](std::vector<SocketInfo> infos) { everyone = infos.size(); });
+  io.of("/").selection().fetch_sockets([&](std::optional<std::string>, std::vector<SocketInfo> infos) { everyone = infos.size(); });
   std::optional<std::size_t> nobody;
-  io.of("/").in("empty").fetch_sockets([&](std::vector<SocketInfo> infos) { nobody = infos.size(); });
+  io.of("/").in("empty").fetch_sockets([&](std::optional<std::string>, std::vector<SocketInfo> infos) { nobody = infos.size(); });
   poll();
   EXPECT_EQ(everyone, 3U);
   EXPECT_EQ(nobody, 0U);
