@@ -79,9 +79,38 @@ function loadgenFigures(result) {
       return ['one_room', 'multi_room', 'multi_room_except'].flatMap((name) => phaseFigures(name, named(name), 'delivery'));
     case 'echo':
       return phaseFigures('', named('echo'), 'ack');
+    case 'cluster_fanout':
+      return clusterFigures(named('fanout'));
     default:
       return [];
   }
+}
+
+// Fan-out across two nodes through Redis: the CPU of node A (the publisher's), node B and
+// redis-server, summed and each, per broadcast and per delivery. Only the sums are kind 'cpu'
+// (plotted); the parts are 'cpu_part'.
+function clusterFigures(phase) {
+  const perBroadcast = phase.cluster_cpu_us_per_broadcast || {};
+  const perDelivery = phase.cluster_cpu_us_per_delivery || {};
+  const parts = (key, per, unit) => [
+    figure(key, `CPU per ${unit}: both nodes + Redis${unit === 'broadcast' ? ' (per-broadcast cost)' : ''}`, 'µs', 'lower', per.total, 'cpu'),
+    figure(`${key}_nodes`, `CPU per ${unit}: both nodes`, 'µs', 'lower', per.nodes, 'cpu_part'),
+    figure(`${key}_a`, `CPU per ${unit}: node A (publisher)`, 'µs', 'lower', per.node_a, 'cpu_part'),
+    figure(`${key}_b`, `CPU per ${unit}: node B`, 'µs', 'lower', per.node_b, 'cpu_part'),
+    figure(`${key}_redis`, `CPU per ${unit}: redis-server`, 'µs', 'lower', per.redis, 'cpu_part'),
+  ];
+  const faults = [phase.lost, phase.duplicates, phase.misdelivered].every((n) => n != null)
+    ? phase.lost + phase.duplicates + phase.misdelivered : null;
+  return [
+    ...parts('cpu_broadcast', perBroadcast, 'broadcast'),
+    ...parts('cpu', perDelivery, 'delivery'),
+    figure('rate', 'deliveries/s', '/s', 'higher', phase.work_per_s, 'rate'),
+    figure('p50', 'latency p50', 'ms', 'lower', ms(phase.latency_us?.p50), 'latency'),
+    figure('p99', 'latency p99', 'ms', 'lower', ms(phase.latency_us?.p99), 'latency'),
+    figure('p99_b', 'latency p99 on node B (through Redis)', 'ms', 'lower', ms(phase.nodes?.b?.latency_us?.p99), 'latency'),
+    figure('faults', 'lost + duplicated + misdelivered', 'messages', null, faults, 'count'),
+    figure('loadgen', 'load generator CPU', '% of a core', null, phase.loadgen_cpu_percent, 'loadgen'),
+  ];
 }
 
 // The floor's report (bench_floor) mapped onto the figures it is the floor of.
@@ -105,6 +134,8 @@ function describe(run) {
       : `fan-out to ${p.subs} subscribers, ${p.inflight} broadcast${p.inflight > 1 ? 's' : ''} in flight`;
     case 'rooms': return `${p.rooms} rooms of ${p.size}, ${p.inflight} in flight (multi-room: ${p.rooms_per_multi_broadcast} rooms)`;
     case 'echo': return `echo with ack, ${p.conns} connections`;
+    case 'cluster_fanout': return `through Redis: fan-out to ${p.subs} subscribers on 2 nodes ` +
+      `(${p.subs_on_a} on A with the publisher, ${p.subs_on_b} on B), ${p.inflight} broadcast${p.inflight > 1 ? 's' : ''} in flight`;
     default: return run.scenario;
   }
 }
@@ -117,9 +148,11 @@ function otherProcessesPercent(run) {
   const machine = run.machine_cpu;
   if (!(wall >= DISTURBED_MIN_WALL_S) || !machine?.before || !machine?.after) return null;
   let used = (machine.after.process_ticks - machine.before.process_ticks) / tick;
-  const server = run.server_process;
-  if (server?.before && server?.after) {
-    used -= (server.after.utime_ticks + server.after.stime_ticks - server.before.utime_ticks - server.before.stime_ticks) / tick;
+  // The server, and in a cluster run node B and redis-server.
+  for (const server of [run.server_process, ...Object.values(run.cluster_processes || {})]) {
+    if (server?.before && server?.after) {
+      used -= (server.after.utime_ticks + server.after.stime_ticks - server.before.utime_ticks - server.before.stime_ticks) / tick;
+    }
   }
   const own = run.result?.loadgen;
   if (own) used -= own.cpu_user_s + own.cpu_system_s;
@@ -279,15 +312,14 @@ function main() {
   lines.push('');
   lines.push(...(flags.length ? flags.map((flag) => `- ${flag}`) : ['- none: every run completed, nothing lost or duplicated, no run disturbed']));
   lines.push('');
-  lines.push('![server CPU per unit of work](cpu.png)');
-  lines.push('');
-  lines.push('![latency p99](latency.png)');
-  lines.push('');
-  lines.push('![RSS per idle connection](rss.png)');
-  lines.push('');
+  const charts = writePlots(resultsDir, scenarios, summary, present);
+  const alt = { cpu: 'server CPU per unit of work', latency: 'latency p99', rss: 'RSS per idle connection' };
+  for (const chart of charts) {
+    lines.push(`![${alt[chart]}](${chart}.png)`);
+    lines.push('');
+  }
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), lines.join('\n'));
   fs.writeFileSync(path.join(resultsDir, 'summary.json'), `${JSON.stringify({ mode, reps, scenarios: summary, flags }, null, 1)}\n`);
-  writePlots(resultsDir, scenarios, summary, present);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -311,6 +343,11 @@ function goalsTable(summary) {
       checks: [['floor', 1.5], ['socketio-uws', 0.35]] },
     { what: 'fixed-rate fan-out: latency p99 ≤ 0.5× uWS.js', scenario: largest('fanout_', '_rate'), key: 'p99',
       checks: [['socketio-uws', 0.5]] },
+    // One row per cluster scenario that ran (1 and 8 in flight).
+    ...(Object.keys(summary).some((name) => name.startsWith('cluster_'))
+      ? Object.keys(summary).filter((name) => name.startsWith('cluster_')) : [undefined]).map((scenario) => ({
+      what: 'through Redis: per-broadcast cost (CPU of both nodes + Redis) ≤ 0.5× socket.io+uWS.js with the Redis adapter',
+      scenario, key: 'cpu_broadcast', checks: [['socketio-uws', 0.5]] })),
   ];
   const lines = ['| goal | scenario | iogate | ratio to | ratio | met |', '| --- | --- | ---: | --- | ---: | :---: |'];
   for (const goal of goals) {
@@ -333,8 +370,10 @@ function goalsTable(summary) {
   return lines;
 }
 
-// Clustered bar charts (one cluster per figure, one bar per server) for gnuplot.
+// Clustered bar charts (one cluster per figure, one bar per server) for gnuplot; returns the
+// names of the charts it wrote (a chart without any figure in this run is left out).
 function writePlots(resultsDir, scenarios, summary, present) {
+  const written = [];
   const tables = {
     cpu: { kinds: ['cpu'], title: 'server CPU per delivery, ack or connect (µs, log scale)', log: true },
     latency: { keys: ['p99', 'connect_p99', 'one_room:p99', 'multi_room:p99', 'multi_room_except:p99'],
@@ -357,14 +396,22 @@ function writePlots(resultsDir, scenarios, summary, present) {
     }
     // Only the servers with a figure in this chart get a bar (the floor has no latency or RSS).
     const columns = present.filter((server) => rows.some(({ row }) => row.servers[server.id]));
+    if (columns.length === 0) {
+      // Nothing to draw (SCENARIOS left out every figure of this chart): no stale PNG either.
+      fs.rmSync(path.join(resultsDir, `${name}.dat`), { force: true });
+      fs.rmSync(path.join(resultsDir, `${name}.png`), { force: true });
+      continue;
+    }
     const data = [['figure', ...columns.map((server) => server.label)].join('\t'),
       ...rows.map(({ label, row }) => [label, ...columns.map((server) => row.servers[server.id]?.median ?? '?')].join('\t'))];
     fs.writeFileSync(path.join(resultsDir, `${name}.dat`), `${data.join('\n')}\n`);
+    written.push(name);
     script.push('', `set output "${name}.png"`, `set title "${table.title}"`,
       table.log ? 'set logscale y' : 'unset logscale y',
       `plot for [column=2:${columns.length + 1}] "${name}.dat" using column:xtic(1) title columnheader`);
   }
   fs.writeFileSync(path.join(resultsDir, 'plots.gp'), `${script.join('\n')}\n`);
+  return written;
 }
 
 main();

@@ -7,6 +7,8 @@
 //   loadgen idle    --port P --conns N [--hold-ms H | --wait-stdin]
 //   loadgen connect --port P --conns N [--transport websocket|polling] [--upgrade]
 //   loadgen fanout  --port P --subs N --inflight K --broadcasts B [--rate R]
+//                   [--port2 P2 [--split F] [--server2-pid PID] [--redis-pid PID]]
+//                   (with --port2: across a two-node cluster, reported as "cluster_fanout")
 //   loadgen rooms   --port P --rooms R --size S --inflight K --broadcasts B
 //   loadgen echo    --port P --conns C --messages M
 #include <sys/resource.h>
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
   std::uint64_t hold_ms = 0;
   std::size_t warmup = 0;
   pid_t server_pid = 0;
+  pid_t server2_pid = 0;
+  pid_t redis_pid = 0;
   std::string transport = "websocket";
 
   CLI::App cli{"Socket.IO load generator (one thread, epoll); prints a JSON report"};
@@ -80,6 +84,13 @@ int main(int argc, char** argv) {
   fanout->add_option("--broadcasts", options.broadcasts, "measured broadcasts")->check(CLI::PositiveNumber);
   fanout->add_option("--rate", options.rate, "open loop at this many offered deliveries/s (no acks)");
   auto* fanout_warmup = fanout->add_option("--warmup", warmup, "unmeasured broadcasts first (default B/10, ≤ 100)");
+  fanout->add_option("--port2", options.port2,
+                     "a second node of the same cluster: it takes --split of the subscribers, the publisher "
+                     "stays on --port");
+  fanout->add_option("--split", options.split, "with --port2: the share of subscribers on the second node")
+      ->check(CLI::Range(0.0, 1.0));
+  fanout->add_option("--server2-pid", server2_pid, "with --port2: the second node's process (CPU from /proc)");
+  fanout->add_option("--redis-pid", redis_pid, "with --port2: redis-server's process (CPU from /proc)");
 
   auto* rooms = cli.add_subcommand("rooms", "R rooms of S: one-room, multi-room and except broadcasts");
   add_common(rooms);
@@ -106,6 +117,12 @@ int main(int argc, char** argv) {
   options.polling = transport == "polling";
   if (server_pid > 0) {
     options.server_pid = server_pid;
+  }
+  if (server2_pid > 0) {
+    options.server2_pid = server2_pid;
+  }
+  if (redis_pid > 0) {
+    options.redis_pid = redis_pid;
   }
   if (fanout_warmup->count() > 0 || rooms_warmup->count() > 0) {
     options.warmup = warmup;

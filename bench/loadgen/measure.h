@@ -14,6 +14,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -159,14 +161,25 @@ inline double cpu_between(const ProcessSample& start, const ProcessSample& end) 
   return ticks - precise > 2.0 / static_cast<double>(::sysconf(_SC_CLK_TCK)) ? ticks : precise;
 }
 
+// A process besides the server whose CPU a window also measures (the cluster scenario's second
+// node and redis-server), reported under "processes"."<name>".
+struct WatchedProcess {
+  std::string name;
+  pid_t pid = 0;
+};
+
 // A measured stretch of wall time: the server's CPU and RSS and the load generator's own CPU
-// over it. Without a server pid only the load generator's side is reported.
+// over it, and the CPU of the other watched processes. Without a server pid only the load
+// generator's side is reported.
 class Window {
  public:
-  explicit Window(std::optional<pid_t> server_pid)
+  explicit Window(std::optional<pid_t> server_pid, const std::vector<WatchedProcess>& others = {})
       : server_pid_(server_pid), start_(Clock::now()), own_start_(own_cpu_time()) {
     if (server_pid_) {
       server_start_ = sample_process(*server_pid_);
+    }
+    for (const auto& other : others) {
+      others_.emplace_back(other, sample_process(other.pid));
     }
   }
 
@@ -194,6 +207,22 @@ class Window {
         result["server_rss_kib_after"] = end->rss_kib;
       }
     }
+    if (!others_.empty()) {
+      boost::json::object processes;
+      for (const auto& [other, start] : others_) {
+        auto end = sample_process(other.pid);
+        if (!start || !end) {
+          continue;
+        }
+        double cpu = cpu_between(*start, *end);
+        processes[other.name] = {{"pid", other.pid},
+                                 {"cpu_s", cpu},
+                                 {"cpu_percent", wall > 0 ? 100 * cpu / wall : 0.0},
+                                 {"cpu_us_per_work", work > 0 ? 1e6 * cpu / static_cast<double>(work) : 0.0},
+                                 {"rss_kib_after", end->rss_kib}};
+      }
+      result["processes"] = std::move(processes);
+    }
     return result;
   }
 
@@ -202,6 +231,7 @@ class Window {
   Clock::time_point start_;
   CpuTime own_start_;
   std::optional<ProcessSample> server_start_;
+  std::vector<std::pair<WatchedProcess, std::optional<ProcessSample>>> others_;
 };
 
 }  // namespace loadgen

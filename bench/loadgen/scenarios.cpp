@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -156,6 +158,9 @@ class Fleet final : public ConnectionEvents {
     return run_.run_until("connecting", [this] { return failed_ || connected_ == target_; }) && !failed_;
   }
 
+  // Which server connection `index` opens to (default: Options::server).
+  void route(std::function<const ServerAddress&(std::uint32_t index)> route) { route_ = std::move(route); }
+
   std::size_t size() const noexcept { return connections_.size(); }
   Connection& at(std::size_t index) { return *connections_[index]; }
   const LatencyHistogram& handshake_latency() const noexcept { return handshake_us_; }
@@ -195,11 +200,12 @@ class Fleet final : public ConnectionEvents {
     started_us_.push_back(now_us());
     was_connected_.push_back(false);
     ++in_flight_;
-    connections_.back()->start(run_.options.server);
+    connections_.back()->start(route_ ? route_(index) : run_.options.server);
   }
 
   Run& run_;
   FleetEvents& owner_;
+  std::function<const ServerAddress&(std::uint32_t)> route_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::uint64_t> started_us_;
   std::vector<bool> was_connected_;
@@ -285,7 +291,19 @@ struct BroadcastPhase {
 // it was sent.
 class BroadcastBench final : public FleetEvents {
  public:
-  explicit BroadcastBench(Run& run) : run_(run), fleet_(run, *this), pad_(run.options.pad_bytes, 'x') {}
+  explicit BroadcastBench(Run& run)
+      : run_(run), fleet_(run, *this), pad_(run.options.pad_bytes, 'x'), watched_(watched_processes(run.options)) {}
+
+  // Cluster: subscriber i connects to the second node (Options::port2) when on_second(i); the
+  // publisher always to the first. Call before setup().
+  void split(const std::function<bool(std::uint32_t)>& on_second) {
+    second_address_ = run_.options.server;
+    second_address_.port = run_.options.port2;
+    on_second_ = on_second;
+    fleet_.route([this](std::uint32_t index) -> const ServerAddress& {
+      return index < node_of_.size() && node_of_[index] != 0 ? second_address_ : run_.options.server;
+    });
+  }
 
   bool setup(std::size_t subscribers, const std::function<std::vector<std::string>(std::uint32_t)>& rooms_of,
              json::object& report) {
@@ -293,13 +311,19 @@ class BroadcastBench final : public FleetEvents {
     last_seq_.assign(subscribers, 0);
     expected_.assign(subscribers, 0);
     received_.assign(subscribers, 0);
-    Window connecting(run_.options.server_pid);
+    node_of_.assign(subscribers, 0);
+    if (on_second_) {
+      for (std::uint32_t i = 0; i < subscribers; ++i) {
+        node_of_[i] = on_second_(i) ? 1 : 0;
+      }
+    }
+    Window connecting(run_.options.server_pid, watched_);
     bool connected = fleet_.open(subscribers + 1);
     report["connect"] = connect_report(connecting, fleet_);
     if (!connected) {
       return false;
     }
-    Window joining(run_.options.server_pid);
+    Window joining(run_.options.server_pid, watched_);
     std::size_t joins = 0;
     std::string request;
     for (std::uint32_t i = 0; i < subscribers; ++i) {
@@ -325,11 +349,13 @@ class BroadcastBench final : public FleetEvents {
     std::fill(expected_.begin(), expected_.end(), 0);
     std::fill(received_.begin(), received_.end(), 0);
     latency_ = LatencyHistogram{};
+    node_latency_ = {};
+    node_deliveries_ = {};
     stalled_ = false;
     last_progress_ = Clock::now();
     bool closed_loop = phase.rate <= 0;
 
-    Window window(run_.options.server_pid);
+    Window window(run_.options.server_pid, watched_);
     auto done = [&] { return completed_ == phase.broadcasts || broken_ || stalled(); };
     if (closed_loop) {
       while (sent_ < phase.broadcasts && in_flight_ < phase.inflight) {
@@ -362,6 +388,9 @@ class BroadcastBench final : public FleetEvents {
     result["misdelivered"] = excess_;
     result["late"] = late_;
     result["acks_missing"] = closed_loop ? sent_ - acks_ : 0;
+    if (on_second_) {
+      add_cluster_figures(result);
+    }
     if (stalled_) {
       run_.error(phase.name + ": no progress for " + std::to_string(run_.options.drain.count()) + " ms");
     }
@@ -395,6 +424,8 @@ class BroadcastBench final : public FleetEvents {
     }
     std::uint64_t now = now_us();
     latency_.add(now > sent_us ? now - sent_us : 0);
+    node_latency_[node_of_[index]].add(now > sent_us ? now - sent_us : 0);
+    ++node_deliveries_[node_of_[index]];
     frame_bytes_ = 2 + args.size() + (args.size() + 2 < 126 ? 2 : 4);
     ++received_[index];
     ++deliveries_;
@@ -421,6 +452,53 @@ class BroadcastBench final : public FleetEvents {
   }
 
  private:
+  // The cluster's figures: deliveries and latency per node, and the CPU of node A (the server),
+  // node B and redis-server, each and summed, per delivery and per broadcast.
+  void add_cluster_figures(json::object& result) const {
+    std::uint64_t on_b = 0;
+    for (auto node : node_of_) {
+      on_b += node;
+    }
+    result["nodes"] = {
+        {"a", {{"subscribers", subscribers_ - on_b}, {"deliveries", node_deliveries_[0]},
+               {"latency_us", node_latency_[0].to_json()}}},
+        {"b", {{"subscribers", on_b}, {"deliveries", node_deliveries_[1]}, {"latency_us", node_latency_[1].to_json()}}}};
+    const auto* processes = result.if_contains("processes") ? result.at("processes").if_object() : nullptr;
+    auto cpu_of = [&](std::string_view name) -> std::optional<double> {
+      if (name == "node_a") {
+        if (const auto* cpu = result.if_contains("server_cpu_s")) {
+          return cpu->to_number<double>();
+        }
+        return std::nullopt;
+      }
+      if (processes != nullptr) {
+        if (const auto* process = processes->if_contains(name)) {
+          return process->at("cpu_s").to_number<double>();
+        }
+      }
+      return std::nullopt;
+    };
+    auto a = cpu_of("node_a");
+    auto b = cpu_of("node_b");
+    auto redis = cpu_of("redis");
+    json::object cpu_s;
+    if (a) cpu_s["node_a"] = *a;
+    if (b) cpu_s["node_b"] = *b;
+    if (redis) cpu_s["redis"] = *redis;
+    if (a && b) cpu_s["nodes"] = *a + *b;
+    if (a && b && redis) cpu_s["total"] = *a + *b + *redis;
+    auto per = [&](std::uint64_t work) {
+      json::object out;
+      for (const auto& [name, value] : cpu_s) {
+        out[name] = work > 0 ? 1e6 * value.to_number<double>() / static_cast<double>(work) : 0.0;
+      }
+      return out;
+    };
+    result["cluster_cpu_s"] = cpu_s;
+    result["cluster_cpu_us_per_delivery"] = per(deliveries_);
+    result["cluster_cpu_us_per_broadcast"] = per(sent_);
+  }
+
   bool stalled() {
     if (!stalled_ && Clock::now() - last_progress_ > run_.options.drain) {
       stalled_ = true;
@@ -492,7 +570,13 @@ class BroadcastBench final : public FleetEvents {
   std::vector<std::uint64_t> last_seq_;   // per subscriber
   std::vector<std::uint64_t> expected_;   // per subscriber, this phase
   std::vector<std::uint64_t> received_;   // per subscriber, this phase
+  std::vector<std::uint8_t> node_of_;     // per subscriber: 0 the first node (Options::server), 1 the second
+  std::function<bool(std::uint32_t)> on_second_;
+  ServerAddress second_address_;
+  std::vector<WatchedProcess> watched_;
   LatencyHistogram latency_;
+  std::array<LatencyHistogram, 2> node_latency_;
+  std::array<std::uint64_t, 2> node_deliveries_{};
   std::string head_;
   std::string request_;
 };
@@ -509,6 +593,17 @@ json::object common_params(const Options& options) {
 }
 
 }  // namespace
+
+std::vector<WatchedProcess> watched_processes(const Options& options) {
+  std::vector<WatchedProcess> watched;
+  if (options.server2_pid) {
+    watched.push_back({"node_b", *options.server2_pid});
+  }
+  if (options.redis_pid) {
+    watched.push_back({"redis", *options.redis_pid});
+  }
+  return watched;
+}
 
 json::object run_idle(const Options& options) {
   Run run(options);
@@ -676,6 +771,24 @@ json::object run_fanout(const Options& options) {
   params["broadcasts"] = options.broadcasts;
   params["rate"] = options.rate;
   params["warmup"] = default_warmup(options);
+  const bool cluster = options.port2 != 0;
+  if (cluster) {
+    // Spread evenly: subscriber i is on the second node when floor((i+1)·split) > floor(i·split).
+    double share = std::clamp(options.split, 0.0, 1.0);
+    auto on_second = [share](std::uint32_t i) {
+      return std::floor((i + 1) * share) > std::floor(i * share);
+    };
+    std::size_t on_b = 0;
+    for (std::uint32_t i = 0; i < options.subs; ++i) {
+      on_b += on_second(i) ? 1 : 0;
+    }
+    params["nodes"] = 2;
+    params["port2"] = options.port2;
+    params["split"] = share;
+    params["subs_on_a"] = options.subs - on_b;
+    params["subs_on_b"] = on_b;
+    bench.split(on_second);
+  }
 
   std::vector<std::uint32_t> everyone(options.subs);
   std::iota(everyone.begin(), everyone.end(), 0u);
@@ -692,7 +805,7 @@ json::object run_fanout(const Options& options) {
     phases.push_back(bench.run_phase({"fanout", options.broadcasts, options.inflight, options.rate, to_bench}));
   }
   bench.close();
-  return run.report("fanout", std::move(params), std::move(setup), std::move(phases));
+  return run.report(cluster ? "cluster_fanout" : "fanout", std::move(params), std::move(setup), std::move(phases));
 }
 
 json::object run_rooms(const Options& options) {

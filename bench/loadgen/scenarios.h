@@ -8,10 +8,12 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
 #include "connection.h"
+#include "measure.h"
 
 namespace loadgen {
 
@@ -37,12 +39,22 @@ struct Options {
   std::size_t broadcasts = 1'000;
   double rate = 0;  // offered deliveries/s; 0: closed loop with `inflight` broadcasts outstanding
   std::optional<std::size_t> warmup;  // unmeasured broadcasts first (default: a tenth, at most 100)
+  // fanout across a cluster (the scenario is then "cluster_fanout"): a second node of the same
+  // cluster on `port2` takes the share `split` of the subscribers; the publisher stays on the
+  // first. The second node's and Redis's CPU are measured too when their pids are given.
+  std::uint16_t port2 = 0;
+  double split = 0.5;
+  std::optional<pid_t> server2_pid;
+  std::optional<pid_t> redis_pid;
   // rooms
   std::size_t rooms = 50;
   std::size_t room_size = 10;
   // echo
   std::size_t messages = 10'000;
 };
+
+// The processes besides the server that the windows measure (cluster: node B, redis-server).
+std::vector<WatchedProcess> watched_processes(const Options& options);
 
 boost::json::object run_idle(const Options& options);
 boost::json::object run_connect(const Options& options);

@@ -5,6 +5,10 @@
 //   broadcast_except(rooms, except, payload, ack?)   io.to(rooms).except(except).emit("msg", payload)
 //   echo(payload, ack)                               ack(payload)
 // `rooms` and `except` are a room name or an array of room names.
+//
+// In memory by default; with `--redis-url URL [--redis-key KEY]` the server is a node of a classic
+// Redis cluster (@socket.io/redis-adapter 8.3 `createAdapter(pub, sub)` on node-redis 4), as
+// bench_server is with the same flags: the cluster scenario of bench/run.sh.
 'use strict';
 
 const { Server } = require('socket.io');
@@ -18,6 +22,25 @@ function arg(name, fallback) {
 
 function listenOptions() {
   return { host: arg('host', '127.0.0.1'), port: Number(arg('port', '0')) };
+}
+
+// The Redis adapter when --redis-url is given, once both of its clients are connected:
+// { adapter } — or null (in memory). The adapter subscribes when the server creates "/".
+async function clusterAdapter() {
+  const url = arg('redis-url', '');
+  if (!url) return null;
+  const { createClient } = require('redis');
+  const { createAdapter } = require('@socket.io/redis-adapter');
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const [name, client] of [['pub', pub], ['sub', sub]]) {
+    client.on('error', (error) => process.stderr.write(`redis ${name}: ${error.message}\n`));
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+  process.stderr.write('redis connected\n');
+  // No close: disconnecting would reject the unsubscribes io.close() just queued (an unhandled
+  // rejection, exit 1); exitOnSignals' process.exit closes the connections.
+  return { adapter: createAdapter(pub, sub, { key: arg('redis-key', 'socket.io') }) };
 }
 
 function lastIsAck(args) {
@@ -57,4 +80,4 @@ function exitOnSignals(close) {
   process.on('SIGTERM', shutdown);
 }
 
-module.exports = { Server, options, listenOptions, registerApp, exitOnSignals };
+module.exports = { Server, options, listenOptions, clusterAdapter, registerApp, exitOnSignals };

@@ -6,6 +6,10 @@
 //                                           io.to(rooms).except(except).emit("msg", payload)
 //   echo(payload, ack)                      acks with the payload
 // `rooms` and `except` are a room name or an array of room names.
+//
+// In memory by default; with --redis-url it joins a classic Redis cluster (the wire of
+// @socket.io/redis-adapter's createAdapter, channel prefix --redis-key), as bench/ref's servers
+// do with the same flags: the cluster scenario of bench/run.sh.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -16,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include "adapter/memory/memory_adapter.h"
+#include "adapter/redis/cluster.h"
 #include "net/listener.h"
 #include "net/shard_pool.h"
 #include "sio/server.h"
@@ -88,14 +93,38 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::size_t threads = 1;
+  std::string redis_url;
+  std::string redis_key = "socket.io";
   cli.add_option("--host", host, "address to listen on");
   cli.add_option("--port", port, "TCP port (0: any free port)");
   cli.add_option("--threads", threads, "event loops (0: one per core)");
+  cli.add_option("--redis-url", redis_url, "join a classic Redis cluster through this Redis (empty: in memory)");
+  cli.add_option("--redis-key", redis_key, "the cluster's channel prefix");
   CLI11_PARSE(cli, argc, argv);
 
   net::ShardPool pool(threads);
   sio::ServerOptions options;
   options.adapter = adapter::MemoryAdapter::factory();
+  // Declared before the server: it must outlive it.
+  std::unique_ptr<adapter::redis::Cluster> cluster;
+  if (!redis_url.empty()) {
+    std::string error;
+    auto endpoint = redis::parse_url(redis_url, &error);
+    if (!endpoint) {
+      std::fprintf(stderr, "--redis-url: %s\n", error.c_str());
+      return 2;
+    }
+    cluster = std::make_unique<adapter::redis::Cluster>(
+        pool.context(0), adapter::redis::ClusterOptions{.endpoint = *endpoint, .key = redis_key});
+    cluster->on_state([&cluster](bool connected) {
+      if (connected) {
+        std::fprintf(stderr, "redis connected\n");
+      } else {
+        std::fprintf(stderr, "redis away: %s\n", cluster->last_error().c_str());
+      }
+    });
+    options.adapter = cluster->factory();
+  }
   sio::Server io(pool, options);
   register_bench_events(io.of("/"));
 
@@ -109,6 +138,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   listener.start();
+  if (cluster) {
+    cluster->start();
+  }
   std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
 
