@@ -7,6 +7,33 @@
 
 namespace iogate::sio {
 
+namespace {
+
+// The adapter of a dynamic namespace's parent: the parent only lends its handlers to the
+// namespaces it creates and never has sockets, so it has nothing to deliver and no place in a
+// cluster (a cluster adapter would subscribe for it).
+class ParentAdapter final : public Adapter {
+ public:
+  void broadcast(const Packet&, const BroadcastOptions&) override {}
+  void broadcast_with_ack(const Packet&, const BroadcastOptions&, std::shared_ptr<AckSink> sink) override {
+    sink->expect_servers(1);
+    sink->client_count(0);
+  }
+  void add_sockets(const BroadcastOptions&, std::vector<std::string>) override {}
+  void del_sockets(const BroadcastOptions&, std::vector<std::string>) override {}
+  void disconnect_sockets(const BroadcastOptions&, bool) override {}
+  void fetch_sockets(const BroadcastOptions&, FetchCallback done) override { done(std::nullopt, {}); }
+  void all_rooms(std::function<void(std::vector<std::string>)> done) override { done({}); }
+  void server_side_emit(const boost::json::array&) override {}
+  void server_side_emit_with_ack(const boost::json::array&, std::chrono::milliseconds,
+                                 ServerSideAckCollector done) override {
+    done(std::nullopt, {});
+  }
+  void server_count(std::function<void(std::size_t)> done) override { done(1); }
+};
+
+}  // namespace
+
 Server::Server(net::ShardPool& pool, ServerOptions options) : pool_(pool), options_(std::move(options)) {
   if (!options_.adapter) {
     throw std::invalid_argument("sio::ServerOptions::adapter is required");
@@ -45,8 +72,9 @@ Namespace& Server::of(std::regex pattern) {
 
 Namespace& Server::of(NamespacePredicate predicate) {
   std::unique_lock lock(namespaces_mutex_);
+  AdapterFactory parent_adapter = [](std::string_view, LocalSockets&) { return std::make_unique<ParentAdapter>(); };
   auto parent = std::make_unique<Namespace>(*this, "/_dynamic_" + std::to_string(dynamic_parents_.size()),
-                                            options_.adapter);
+                                            parent_adapter);
   auto& ref = *parent;
   dynamic_parents_.push_back(DynamicParent{std::move(predicate), std::move(parent)});
   return ref;
