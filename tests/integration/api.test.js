@@ -19,6 +19,7 @@ const net = require("node:net");
 const { io } = require("socket.io-client");
 
 const { track, closeAll } = require("./lib/clients");
+const { hsToken } = require("./lib/gateway");
 const { WAIT_MS, QUIET_MS, sleep, withTimeout, Recorder, uniq } = require("./lib/util");
 
 const T = { timeout: 30_000 };
@@ -145,17 +146,10 @@ function runToExit(args, ms = START_MS) {
 // ---------------------------------------------------------------------------
 // Tokens, HTTP, clients
 
-function b64url(text) {
-  return Buffer.from(text).toString("base64url");
-}
-
 /** An HS256 token as `iogate token` mints it: {id, username, status: 1, iat, exp}. */
 function token(id, username) {
   const now = Math.floor(Date.now() / 1000);
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify({ id, username, status: 1, iat: now, exp: now + 3600 }));
-  const sig = crypto.createHmac("sha256", SECRET).update(`${head}.${body}`).digest("base64url");
-  return `${head}.${body}.${sig}`;
+  return hsToken({ id, username, status: 1, iat: now, exp: now + 3600 }, { secret: SECRET });
 }
 
 /**

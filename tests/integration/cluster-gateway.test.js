@@ -11,12 +11,12 @@
 
 const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
-const crypto = require("node:crypto");
 const path = require("node:path");
 const { spawn } = require("node:child_process");
 const { io } = require("socket.io-client");
 const { createClient } = require("redis");
 
+const { hsToken: signHs, cleanEnv } = require("./lib/gateway");
 const { startServer, killOnExit } = require("./lib/server");
 const { startRedis } = require("./lib/redis");
 const { track, closeAll } = require("./lib/clients");
@@ -47,15 +47,9 @@ const ROOM_KEYS = ["fromUserId", "fromUsername", "message", "roomId", "timestamp
 
 // ---------------------------------------------------------------- tokens
 
-const b64url = (x) => Buffer.from(x).toString("base64url");
-
-/** An HS256 JWT; `claims` may be raw JSON text. */
+/** An HS JWT with this file's secret unless told. */
 function hsToken(claims, { secret = SECRET, alg = "HS256" } = {}) {
-  const h = b64url(JSON.stringify({ alg, typ: "JWT" }));
-  const p = b64url(typeof claims === "string" ? claims : JSON.stringify(claims));
-  const digest = { HS256: "sha256", HS384: "sha384", HS512: "sha512" }[alg];
-  const sig = crypto.createHmac(digest, secret).update(`${h}.${p}`).digest("base64url");
-  return `${h}.${p}.${sig}`;
+  return signHs(claims, { secret, alg });
 }
 
 function claimsFor(user, extra = {}) {
@@ -70,16 +64,6 @@ function newUser(name) {
 }
 
 // ---------------------------------------------------------------- servers
-
-/** This process's environment without IOGATE_* settings (the binaries' paths and test knobs stay). */
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("IOGATE_") && !k.endsWith("_SERVER") && !k.startsWith("IOGATE_TEST_")) continue;
-    env[k] = v;
-  }
-  return env;
-}
 
 function startIogate(redis, mode) {
   return startServer("gateway", {

@@ -19,6 +19,7 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 const { io } = require("socket.io-client");
 
+const { b64url, hsToken: signHs, cleanEnv } = require("./lib/gateway");
 const { startServer } = require("./lib/server");
 const { track, closeAll } = require("./lib/clients");
 const { WAIT_MS, QUIET_MS, sleep, withTimeout, Recorder } = require("./lib/util");
@@ -66,16 +67,6 @@ function binary() {
   return file;
 }
 
-/** This process's environment without any IOGATE_* setting (only the binaries' paths and test knobs stay). */
-function cleanEnv(extra = {}) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("IOGATE_") && !k.endsWith("_SERVER") && !k.startsWith("IOGATE_TEST_")) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
 function startGateway({ args = [], env = {}, port, secret = SECRET, live = false } = {}) {
   const base = ["--host", "127.0.0.1", "--api-port", "0"];
   if (!live) base.push("--live-interval", "0");
@@ -99,20 +90,15 @@ function cliToken(args, { secret = SECRET } = {}) {
   return token;
 }
 
-const b64url = (x) => Buffer.from(x).toString("base64url");
 const nowS = () => Math.floor(Date.now() / 1000);
 
 function decodePayload(token) {
   return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
 }
 
-/** HS256/384/512 JWT. `claims` may be raw JSON text. */
+/** HS256/384/512 JWT with this file's secret unless told. */
 function hsToken(claims, { secret = SECRET, alg = "HS256", header } = {}) {
-  const h = b64url(JSON.stringify(header || { alg, typ: "JWT" }));
-  const p = b64url(typeof claims === "string" ? claims : JSON.stringify(claims));
-  const digest = { HS256: "sha256", HS384: "sha384", HS512: "sha512" }[alg];
-  const sig = crypto.createHmac(digest, secret).update(`${h}.${p}`).digest("base64url");
-  return `${h}.${p}.${sig}`;
+  return signHs(claims, { secret, alg, header });
 }
 
 /** RS256 or ES256 JWT with a PEM private key. */
