@@ -277,6 +277,10 @@ int main(int argc, char** argv) {
     rate_limiter = std::make_unique<app::MemoryRateLimiter>();
   }
   app::Gateway gateway(io, config.gateway, std::move(*verifier), *presence, *rate_limiter);
+  if (cluster) {
+    // Presence re-syncs announce through the adapter: they wait (bounded) for its links.
+    gateway.wait_for_cluster(pool.context(0), [&cluster = *cluster] { return cluster.connected(); });
+  }
   gateway.install();
   if (app_redis) {
     app_redis->start();

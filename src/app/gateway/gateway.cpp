@@ -107,11 +107,22 @@ bool valid_room_name(std::string_view room, std::size_t max_length) {
 std::string presence_key(const std::string& nsp, const std::string& user) { return nsp + '\n' + user; }
 
 
+// Set on the socket's data by admit() for on_connection: "first" (announce the user), "added",
+// or "unrecorded" (the store did not answer: nobody announced the user yet).
 constexpr std::string_view kPresenceMarker = "_iogate_presence";
 
 // user:online / user:offline: [{userId, username, timestamp}].
 json::array presence_event(const json::value& id, json::value username) {
   return json::array{json::object{{"userId", id}, {"username", std::move(username)}, {"timestamp", iso_timestamp()}}};
+}
+
+// A re-sync leaves records younger than this: connections whose add has been answered but not
+// yet seen here.
+constexpr std::chrono::seconds kResyncMinAge{10};
+
+// The username a presence store kept for a user; null when it has none.
+json::value stored_username(const PresenceUser& user) {
+  return user.username ? json::value(json::string(*user.username)) : json::value(nullptr);
 }
 
 // The payload with the time it is sent at.
@@ -175,11 +186,9 @@ struct Gateway::State {
   std::map<std::string, std::uint64_t> pending_offline;  // presence key -> generation
   std::uint64_t generation = 0;
   // This node's connections, every shard's, for reconcile(): socket id -> connection.
-  struct Live {
-    LiveConnection connection;
-    std::string username;
-  };
-  std::map<std::string, Live> live;
+  std::map<std::string, LiveConnection> live;
+  // The latest presence re-sync; the cluster's home loop only.
+  std::uint64_t resync_generation = 0;
 };
 
 Gateway::Gateway(sio::Server& io, GatewayConfig config, JwtVerifier verifier, PresenceStore& presence,
@@ -215,15 +224,11 @@ void Gateway::install() {
     for (const auto& gone : users) {
       if (auto* nsp = gateway_namespace(gone.nsp)) {
         spdlog::info("event=presence-node-gone nsp={} user={}", gone.nsp, loggable(gone.user));
-        nsp->emit("user:offline", presence_event(id_from_presence(gone.user), nullptr));
+        nsp->emit("user:offline", presence_event(id_from_presence(gone.user), stored_username(gone)));
       }
     }
   });
-  presence_.on_resync_needed([this] {
-    // Younger records may be connections whose add has been answered but not yet seen here.
-    constexpr std::chrono::seconds kResyncMinAge{10};
-    reconcile_presence(kResyncMinAge);
-  });
+  presence_.on_resync_needed([this] { resync_presence(); });
 
   for (const auto& entry : config_.namespaces) {
     const std::string& nsp_name = entry.first;
@@ -262,7 +267,9 @@ void Gateway::install() {
       if (const json::value* exp = claims.if_contains("exp")) {
         user["exp"] = *exp;
       }
-      presence_.add(nsp_name, presence_id(*id), socket.id(), config_.max_connections_per_user,
+      // As the presence events name the user (SocketUser::username).
+      std::string name = username && username->is_string() ? std::string(username->as_string()) : std::string();
+      presence_.add(nsp_name, presence_id(*id), name, socket.id(), config_.max_connections_per_user,
                     config_.evict_oldest_connection,
                     [this, socket = socket.shared_from_this(), next = std::move(next),
                      user = std::move(user)](PresenceStore::Added added) mutable {
@@ -287,13 +294,14 @@ void Gateway::install() {
       if (const auto* exp = stored.if_contains("exp"); exp && exp->is_number()) {
         user->expires_at = exp->to_number<double>();
       }
-      bool first = socket.data()[kPresenceMarker].as_bool();
+      const auto& marker = socket.data()[kPresenceMarker].as_string();
+      bool first = marker == "first";
+      bool announced = marker != "unrecorded";
       socket.data().erase(kPresenceMarker);
       {
         std::lock_guard lock(state_->mutex);
-        state_->live[socket.id()] = State::Live{
-            LiveConnection{nsp_name, user->presence_key, socket.id(), std::chrono::system_clock::now()},
-            user->username};
+        state_->live[socket.id()] = LiveConnection{nsp_name,        user->presence_key, socket.id(),
+                                                   std::chrono::system_clock::now(), user->username, announced};
       }
 
       socket.join(user_room(user->key));
@@ -422,7 +430,9 @@ void Gateway::admit(sio::Socket& socket, const Next& next, json::object user, co
   bool first = added.result == PresenceStore::AddResult::first_connection;
   json::value username = user.at("username");
   socket.data()["user"] = std::move(user);
-  socket.data()[kPresenceMarker] = first;
+  socket.data()[kPresenceMarker] = first                                                 ? "first"
+                                   : added.result == PresenceStore::AddResult::unrecorded ? "unrecorded"
+                                                                                          : "added";
   next(std::nullopt);
   // This middleware is the namespace's last, so on_connection has run by now (and taken the
   // marker) unless the client left while the store was answering. Then no disconnect will
@@ -591,44 +601,118 @@ void Gateway::clean_stale_presence() {
   rate_limiter_.prune();
   // Records younger than this may belong to connections still completing.
   constexpr std::chrono::seconds kStaleAge{60};
-  reconcile_presence(kStaleAge);
+  reconcile_presence(std::chrono::system_clock::now() - kStaleAge, false);
 }
 
-void Gateway::reconcile_presence(std::chrono::seconds min_age) {
-  auto cutoff = std::chrono::system_clock::now() - min_age;
+void Gateway::wait_for_cluster(asio::io_context& home, std::function<bool()> connected) {
+  cluster_home_ = &home;
+  cluster_connected_ = std::move(connected);
+}
+
+// Redis came back, maybe empty (restarted): this node's connections may have no record. In a
+// cluster, in two steps, once the cluster adapter is back too (or has been waited for long
+// enough), so that what is announced reaches the other nodes:
+//   1. the connections whose users were announced online: back silently when Redis lost them (the
+//      users never went offline), nothing forgotten yet;
+//   2. presence_resync_settle later, when the other nodes have brought back theirs: everything,
+//      so that a user who connected while Redis was away is announced online, unless another
+//      node's connection of it, announced before, came back meanwhile.
+void Gateway::resync_presence() {
+  if (cluster_home_ == nullptr) {
+    reconcile_presence(std::chrono::system_clock::now() - kResyncMinAge, false);
+    return;
+  }
+  auto& home = *cluster_home_;
+  asio::dispatch(home, [this, &home] {
+    std::uint64_t resync = ++state_->resync_generation;
+    auto wait = [this] { return std::chrono::steady_clock::now() + config_.presence_resync_cluster_wait; };
+    when_cluster_ready(resync, wait(), [this, &home, resync, wait] {
+      reconcile_presence(std::chrono::system_clock::time_point::min(), true);
+      auto settle = std::make_shared<asio::steady_timer>(home, config_.presence_resync_settle);
+      settle->async_wait([this, settle, resync, wait](boost::system::error_code ec) {
+        if (ec) {
+          return;
+        }
+        when_cluster_ready(resync, wait(),
+                           [this] { reconcile_presence(std::chrono::system_clock::now() - kResyncMinAge, false); });
+      });
+    });
+  });
+}
+
+void Gateway::when_cluster_ready(std::uint64_t resync, std::chrono::steady_clock::time_point deadline,
+                                 std::function<void()> then) {
+  if (resync != state_->resync_generation) {
+    return;  // a newer re-sync has taken over
+  }
+  if (cluster_connected_()) {
+    then();
+    return;
+  }
+  if (std::chrono::steady_clock::now() >= deadline) {
+    spdlog::warn("event=presence-resync-cluster-away waited_ms={} note=\"the cluster adapter's Redis links are not "
+                 "back: re-syncing presence anyway; other nodes may miss its announcements\"",
+                 config_.presence_resync_cluster_wait.count());
+    then();
+    return;
+  }
+  constexpr std::chrono::milliseconds kPoll{50};
+  auto timer = std::make_shared<asio::steady_timer>(*cluster_home_, kPoll);
+  timer->async_wait([this, timer, resync, deadline, then = std::move(then)](boost::system::error_code ec) mutable {
+    if (!ec) {
+      when_cluster_ready(resync, deadline, std::move(then));
+    }
+  });
+}
+
+void Gateway::reconcile_presence(std::chrono::system_clock::time_point cutoff, bool announced_only) {
   std::vector<LiveConnection> live;
-  std::map<std::pair<std::string, std::string>, std::string> usernames;  // (nsp, user) -> username
   {
     std::lock_guard lock(state_->mutex);
     live.reserve(state_->live.size());
-    for (const auto& [socket_id, entry] : state_->live) {
-      live.push_back(entry.connection);
-      usernames[{entry.connection.nsp, entry.connection.user}] = entry.username;
+    for (const auto& [socket_id, connection] : state_->live) {
+      if (connection.announced || !announced_only) {
+        live.push_back(connection);
+      }
     }
+  }
+  std::map<std::pair<std::string, std::string>, std::string> usernames;  // (nsp, user) -> username
+  for (const auto& connection : live) {
+    usernames[{connection.nsp, connection.user}] = connection.username;
   }
   std::vector<LiveConnection> snapshot = live;
   presence_.reconcile(std::move(live), cutoff, [this, snapshot = std::move(snapshot),
                                                 usernames = std::move(usernames)](PresenceChanges changes) {
+    auto username_of = [&usernames](const PresenceUser& user) -> json::value {
+      if (user.username) {
+        return json::string(*user.username);
+      }
+      auto name = usernames.find({user.nsp, user.user});
+      return name == usernames.end() ? json::value(nullptr) : json::value(json::string(name->second));
+    };
     for (const auto& user : changes.online) {
       if (auto* nsp = gateway_namespace(user.nsp)) {
         spdlog::info("event=presence-recorded nsp={} user={}", user.nsp, loggable(user.user));
-        auto name = usernames.find({user.nsp, user.user});
-        nsp->emit("user:online", presence_event(id_from_presence(user.user),
-                                                name == usernames.end() ? json::value(nullptr)
-                                                                        : json::value(json::string(name->second))));
+        nsp->emit("user:online", presence_event(id_from_presence(user.user), username_of(user)));
       }
     }
     for (const auto& user : changes.offline) {
       if (auto* nsp = gateway_namespace(user.nsp)) {
         spdlog::info("event=stale-presence nsp={} user={}", user.nsp, loggable(user.user));
-        nsp->emit("user:offline", presence_event(id_from_presence(user.user), nullptr));
+        nsp->emit("user:offline", presence_event(id_from_presence(user.user), username_of(user)));
       }
     }
     // A socket that left while the reconcile ran may have been recorded again after its own
-    // removal: remove it once more (a removal that finds nothing changes nothing).
+    // removal: remove it once more (a removal that finds nothing changes nothing). Those still
+    // here are recorded now, and their users announced.
     std::vector<LiveConnection> departed;
     {
       std::lock_guard lock(state_->mutex);
+      for (const auto& socket_id : changes.settled) {
+        if (auto it = state_->live.find(socket_id); it != state_->live.end()) {
+          it->second.announced = true;
+        }
+      }
       for (const auto& connection : snapshot) {
         if (!state_->live.contains(connection.socket_id)) {
           departed.push_back(connection);
@@ -637,10 +721,11 @@ void Gateway::reconcile_presence(std::chrono::seconds min_age) {
     }
     for (const auto& connection : departed) {
       presence_.remove(connection.nsp, connection.user, connection.socket_id,
-                       [this, nsp_name = connection.nsp, user = connection.user](bool last) {
-                         auto* nsp = gateway_namespace(nsp_name);
+                       [this, connection](bool last) {
+                         auto* nsp = gateway_namespace(connection.nsp);
                          if (last && nsp != nullptr) {
-                           nsp->emit("user:offline", presence_event(id_from_presence(user), nullptr));
+                           nsp->emit("user:offline", presence_event(id_from_presence(connection.user),
+                                                                    json::string(connection.username)));
                          }
                        });
     }

@@ -8,6 +8,7 @@
 //   AUTH_TOKEN_EXPIRED, AUTH_TOKEN_NOT_YET_VALID, AUTH_USER_ID_MISSING, AUTH_USER_INACTIVE,
 //   CONNECTION_LIMIT.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -43,6 +44,13 @@ class Gateway {
   // handlers; call before serving.
   void install();
 
+  // In a cluster the presence events reach the other nodes through the adapter's own Redis links,
+  // which come back from an outage on their own. `connected` says whether they are up: a presence
+  // re-sync waits for them, at most config.presence_resync_cluster_wait, before it records and
+  // announces, and runs its steps on `home` (where `connected` is called). Without it a re-sync
+  // is one reconcile at once. Call before serving.
+  void wait_for_cluster(boost::asio::io_context& home, std::function<bool()> connected);
+
   const GatewayConfig& config() const noexcept { return config_; }
   PresenceStore& presence() noexcept { return presence_; }
   sio::Server& io() noexcept { return io_; }
@@ -60,7 +68,15 @@ class Gateway {
   void admit(sio::Socket& socket, const Next& next, boost::json::object user, const PresenceStore::Added& added);
   void handle_event(sio::Socket& socket, sio::Event& event, const SocketUser& user);
   void announce_offline(sio::Namespace& nsp, boost::asio::io_context& context, const SocketUser& user);
-  void reconcile_presence(std::chrono::seconds min_age);
+  // Reconciles this node's live connections (only those whose users were announced, with
+  // `announced_only`) and announces what changed.
+  void reconcile_presence(std::chrono::system_clock::time_point cutoff, bool announced_only);
+  // The store's Redis is back: re-sync in two steps once the cluster adapter is (see config).
+  void resync_presence();
+  // Runs `then` on the cluster's home loop once the cluster adapter is connected or `deadline`
+  // passed, unless another re-sync has started meanwhile.
+  void when_cluster_ready(std::uint64_t resync, std::chrono::steady_clock::time_point deadline,
+                          std::function<void()> then);
   // Only for the gateway's namespaces: a store shared with other nodes may name others.
   sio::Namespace* gateway_namespace(const std::string& name);
 
@@ -69,6 +85,8 @@ class Gateway {
   auth::JwtVerifier verifier_;
   PresenceStore& presence_;
   RateLimiter& rate_limiter_;
+  boost::asio::io_context* cluster_home_ = nullptr;  // null: no cluster adapter to wait for
+  std::function<bool()> cluster_connected_;
   std::shared_ptr<State> state_;
 };
 

@@ -32,6 +32,13 @@ struct GatewayConfig {
   std::map<std::string, RateLimit> event_rate_limits;
   std::chrono::milliseconds offline_grace{0};
   std::chrono::seconds presence_cleanup_interval{300};
+  // A presence re-sync (the store's Redis is back) first brings back the connections whose users
+  // were announced, then, this long after, records the others and announces their users: time
+  // for the other nodes of the cluster to bring theirs back first, and to resubscribe.
+  std::chrono::milliseconds presence_resync_settle{2'000};
+  // How long a re-sync waits for the cluster adapter's links (Gateway::wait_for_cluster) before it
+  // announces anyway.
+  std::chrono::milliseconds presence_resync_cluster_wait{10'000};
   std::size_t max_message_length = 10'000;
   std::size_t max_room_name_length = 128;
   std::size_t max_rooms_per_connection = 100;  // rooms a client may join (its own user room aside)

@@ -56,8 +56,9 @@ bool MemoryPresence::remove_locked(const std::string& nsp, const std::string& us
   return true;
 }
 
-void MemoryPresence::add(const std::string& nsp, const std::string& user, const std::string& socket_id,
-                         std::size_t limit, bool evict_oldest, std::function<void(Added)> done) {
+void MemoryPresence::add(const std::string& nsp, const std::string& user, const std::string& /*username*/,
+                         const std::string& socket_id, std::size_t limit, bool evict_oldest,
+                         std::function<void(Added)> done) {
   Added added;
   {
     std::lock_guard lock(mutex_);
@@ -136,12 +137,13 @@ void MemoryPresence::reconcile(std::vector<LiveConnection> live, std::chrono::sy
     std::set<std::pair<std::string, std::string>> live_ids;  // (namespace, socket id)
     for (const auto& connection : live) {
       live_ids.emplace(connection.nsp, connection.socket_id);
+      changes.settled.push_back(connection.socket_id);
       const auto& recorded = namespaces_[connection.nsp][connection.user];
       bool known = std::any_of(recorded.begin(), recorded.end(),
                                [&](const Connection& c) { return c.socket_id == connection.socket_id; });
       if (!known && add_locked(connection.nsp, connection.user, connection.socket_id, connection.since, 0, false)
                             .result == AddResult::first_connection) {
-        changes.online.push_back(PresenceUser{connection.nsp, connection.user});
+        changes.online.push_back(PresenceUser{connection.nsp, connection.user, std::nullopt});
       }
     }
     for (auto& [nsp, users] : namespaces_) {
@@ -153,7 +155,7 @@ void MemoryPresence::reconcile(std::vector<LiveConnection> live, std::chrono::sy
         });
         connection_counts_[nsp] -= before - connections.size();
         if (connections.empty()) {
-          changes.offline.push_back(PresenceUser{nsp, it->first});
+          changes.offline.push_back(PresenceUser{nsp, it->first, std::nullopt});
           it = users.erase(it);
         } else {
           ++it;

@@ -9,7 +9,7 @@
 // act on a socket's shard hops back there itself. Thread-safe: shards call it concurrently.
 //
 // Example:
-//   presence.add("/admin", "1", socket.id(), 5, false, [](PresenceStore::Added added) {
+//   presence.add("/admin", "1", "alice", socket.id(), 5, false, [](PresenceStore::Added added) {
 //     if (added.result == PresenceStore::AddResult::first_connection) { /* announce user:online */ }
 //   });
 #include <chrono>
@@ -34,17 +34,27 @@ struct LiveConnection {
   std::string user;
   std::string socket_id;
   std::chrono::system_clock::time_point since;
+  std::string username;
+  // The user's online state was announced while this connection lived (its add answered
+  // first_connection or added, or a reconcile recorded it). reconcile() brings such a
+  // connection back silently when the store lost it with everything else (Redis restarted
+  // empty): nobody was told the user went offline.
+  bool announced = false;
 };
 
 struct PresenceUser {
   std::string nsp;
   std::string user;
+  std::optional<std::string> username;  // as stored with the user's presence, when the store has it
 };
 
-// What reconcile() changed: users it brought online, users it left with no connection.
+// What reconcile() changed: users to announce online (it brought them online and their online
+// state was not announced before), users it left with no connection, and the live connections
+// now recorded (by it or before).
 struct PresenceChanges {
   std::vector<PresenceUser> online;
   std::vector<PresenceUser> offline;
+  std::vector<std::string> settled;  // socket ids
 };
 
 class PresenceStore {
@@ -66,9 +76,11 @@ class PresenceStore {
 
   // Records a connection unless the user already has `limit` of them in `nsp` (0: no limit);
   // with `evict_oldest` the oldest makes room instead. `first_connection` goes to exactly one
-  // add per flip of the user from offline to online.
-  virtual void add(const std::string& nsp, const std::string& user, const std::string& socket_id, std::size_t limit,
-                   bool evict_oldest, std::function<void(Added)> done) = 0;
+  // add per flip of the user from offline to online. A store that reports users gone keeps
+  // `username` (the latest add's) with the user's presence until its last connection goes.
+  virtual void add(const std::string& nsp, const std::string& user, const std::string& username,
+                   const std::string& socket_id, std::size_t limit, bool evict_oldest,
+                   std::function<void(Added)> done) = 0;
   // Removes a connection; done(true) for exactly the removal that left the user with none in
   // `nsp`. False also when the store did not answer: reconcile() settles that record later.
   virtual void remove(const std::string& nsp, const std::string& user, const std::string& socket_id,
@@ -85,12 +97,13 @@ class PresenceStore {
 
   // Makes this node's records match its connections: records each live connection that has no
   // record, and drops this node's records of sockets not in `live` made before `cutoff` (younger
-  // ones may belong to connections still completing).
+  // ones may belong to connections still completing; time_point::min() drops none).
   virtual void reconcile(std::vector<LiveConnection> live, std::chrono::system_clock::time_point cutoff,
                          std::function<void(PresenceChanges)> done) = 0;
 
   // Users the store found gone by itself (every connection on a node that stopped), for the
-  // gateway to announce offline; reported once cluster-wide. Set before serving.
+  // gateway to announce offline; reported once cluster-wide, with their stored usernames. Set
+  // before serving.
   virtual void on_users_gone(std::function<void(std::vector<PresenceUser>)>) {}
   // Called when the store may have lost track of this node's connections (Redis came back):
   // answer with reconcile(). Set before serving.
@@ -100,8 +113,8 @@ class PresenceStore {
 // Answers every call at once, inside the call.
 class MemoryPresence final : public PresenceStore {
  public:
-  void add(const std::string& nsp, const std::string& user, const std::string& socket_id, std::size_t limit,
-           bool evict_oldest, std::function<void(Added)> done) override;
+  void add(const std::string& nsp, const std::string& user, const std::string& username, const std::string& socket_id,
+           std::size_t limit, bool evict_oldest, std::function<void(Added)> done) override;
   void remove(const std::string& nsp, const std::string& user, const std::string& socket_id,
               std::function<void(bool last)> done) override;
   void connections(const std::string& nsp, const std::string& user,

@@ -26,16 +26,30 @@ namespace {
 constexpr std::string_view kPrelude = R"lua(
 local prefix = ARGV[1]
 local nodes_key = prefix .. ':nodes'
+local epoch_key = prefix .. ':epoch'
+local recovering_key = prefix .. ':recovering'
 local function user_key(nsp, user) return prefix .. ':presence:' .. nsp .. ':user:' .. user end
 local function users_key(nsp) return prefix .. ':presence:' .. nsp .. ':users' end
 local function count_key(nsp) return prefix .. ':presence:' .. nsp .. ':connections' end
+local function names_key(nsp) return prefix .. ':presence:' .. nsp .. ':names' end
+local function offline_key(nsp, user) return prefix .. ':presence:' .. nsp .. ':offline:' .. user end
 local function sockets_key(node) return prefix .. ':node:' .. node .. ':sockets' end
 local function guide_set(nsp, guide_user)
   return 'socket:connections:' .. string.gsub(nsp, '^/', '') .. ':' .. guide_user
 end
 
+-- The epoch of this Redis's presence state: `proposal` when there was none (Redis lost its state,
+-- or never had one), which opens a recovery window of `window` ms.
+local function current_epoch(proposal, window)
+  if redis.call('SET', epoch_key, proposal, 'NX') then
+    redis.call('SET', recovering_key, '1', 'PX', window)
+    return proposal
+  end
+  return redis.call('GET', epoch_key)
+end
+
 -- Records a connection unless it is recorded; true when it brought its user online.
-local function record(nsp, user, guide_user, sid, node, since)
+local function record(nsp, user, guide_user, sid, node, since, username)
   if redis.call('HSETNX', user_key(nsp, user), sid, since .. ' ' .. node) == 0 then return false end
   redis.call('HSET', sockets_key(node), sid, since .. '\n' .. nsp .. '\n' .. user .. '\n' .. guide_user)
   redis.call('SADD', nodes_key, node)
@@ -43,11 +57,14 @@ local function record(nsp, user, guide_user, sid, node, since)
   redis.call('SADD', guide_set(nsp, guide_user), sid)
   redis.call('SET', 'socket:user:' .. sid,
              '{"userId":' .. user .. ',"namespace":' .. cjson.encode((string.gsub(nsp, '^/', ''))) .. '}')
+  redis.call('HSET', names_key(nsp), user, username)
   return redis.call('SADD', users_key(nsp), user) == 1
 end
 
--- Forgets a connection everywhere; true when it was its user's last.
-local function forget(nsp, user, guide_user, sid)
+-- Forgets a connection everywhere. When it was its user's last, returns {username} (false when
+-- none is stored) and, in a recovery window and unless the connection is being `replaced`, leaves
+-- the user's offline tombstone; else false.
+local function forget(nsp, user, guide_user, sid, replaced)
   local key = user_key(nsp, user)
   local value = redis.call('HGET', key, sid)
   if not value then return false end
@@ -58,12 +75,18 @@ local function forget(nsp, user, guide_user, sid)
   redis.call('DEL', 'socket:user:' .. sid)
   if redis.call('EXISTS', key) == 1 then return false end
   redis.call('SREM', users_key(nsp), user)
-  return true
+  local username = redis.call('HGET', names_key(nsp), user)
+  redis.call('HDEL', names_key(nsp), user)
+  if not replaced then
+    local window = redis.call('PTTL', recovering_key)
+    if window > 0 then redis.call('SET', offline_key(nsp, user), '1', 'PX', window) end
+  end
+  return {username}
 end
 )lua";
 
-// ARGV: prefix, nsp, user, guide user, socket id, node, now (ms), limit (0: none), evict (1|0).
-// Returns {'first'|'added'|'refused', evicted socket id or ''}.
+// ARGV: prefix, nsp, user, guide user, socket id, node, now (ms), limit (0: none), evict (1|0),
+// username. Returns {'first'|'added'|'refused', evicted socket id or ''}.
 constexpr std::string_view kAdd = R"lua(
 local nsp, user, guide_user = ARGV[2], ARGV[3], ARGV[4]
 local limit = tonumber(ARGV[8])
@@ -79,9 +102,9 @@ if limit > 0 and count >= limit then
       evicted, oldest_since = fields[i], since
     end
   end
-  forget(nsp, user, guide_user, evicted)
+  forget(nsp, user, guide_user, evicted, true)
 end
-record(nsp, user, guide_user, ARGV[5], ARGV[6], ARGV[7])
+record(nsp, user, guide_user, ARGV[5], ARGV[6], ARGV[7], ARGV[10])
 -- Decided before the eviction: a replaced connection does not make the user new again.
 if count == 0 then return {'first', evicted} end
 return {'added', evicted}
@@ -89,41 +112,56 @@ return {'added', evicted}
 
 // ARGV: prefix, nsp, user, guide user, socket id. Returns 1 when it was the user's last.
 constexpr std::string_view kRemove = R"lua(
-if forget(ARGV[2], ARGV[3], ARGV[4], ARGV[5]) then return 1 end
+if forget(ARGV[2], ARGV[3], ARGV[4], ARGV[5], false) then return 1 end
 return 0
 )lua";
 
-// ARGV: prefix, node, then per connection: nsp, user, guide user, socket id, since (ms).
-// Returns {nsp, user, ...}: the users it brought online.
+// ARGV: prefix, node, epoch proposal, recovery window (ms).
+// Returns {epoch, socket id, "<since>\n<nsp>\n<user>\n<guide user>", ...}: this node's records.
+constexpr std::string_view kSnapshot = R"lua(
+local records = redis.call('HGETALL', sockets_key(ARGV[2]))
+table.insert(records, 1, current_epoch(ARGV[3], ARGV[4]))
+return records
+)lua";
+
+// ARGV: prefix, node, then per connection: nsp, user, guide user, socket id, since (ms), username,
+// 'new' or 'restore' (its user was announced online and Redis lost the record).
+// Returns {nsp, user, ...}: the users to announce online: brought online by a new connection, or
+// by a restored one when they were announced offline meanwhile (their tombstone).
 constexpr std::string_view kRegister = R"lua(
 local online = {}
-for i = 3, #ARGV, 5 do
-  if record(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[2], ARGV[i + 4]) then
-    table.insert(online, ARGV[i])
-    table.insert(online, ARGV[i + 1])
+for i = 3, #ARGV, 7 do
+  local nsp, user = ARGV[i], ARGV[i + 1]
+  if record(nsp, user, ARGV[i + 2], ARGV[i + 3], ARGV[2], ARGV[i + 4], ARGV[i + 5])
+      and (ARGV[i + 6] == 'new' or redis.call('EXISTS', offline_key(nsp, user)) == 1) then
+    table.insert(online, nsp)
+    table.insert(online, user)
   end
 end
 return online
 )lua";
 
 // ARGV: prefix, then per record: nsp, user, guide user, socket id.
-// Returns {nsp, user, ...}: the users it left with no connection.
+// Returns {nsp, user, username or nil, ...}: the users it left with no connection.
 constexpr std::string_view kForget = R"lua(
 local gone = {}
 for i = 2, #ARGV, 4 do
-  if forget(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) then
+  local last = forget(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], false)
+  if last then
     table.insert(gone, ARGV[i])
     table.insert(gone, ARGV[i + 1])
+    table.insert(gone, last[1])
   end
 end
 return gone
 )lua";
 
-// ARGV: prefix, node, heartbeat ttl (ms), sweep (1|0), budget.
+// ARGV: prefix, node, heartbeat ttl (ms), sweep (1|0), budget, epoch proposal, recovery window (ms).
 // Renews this node's heartbeat; when sweeping, forgets at most `budget` records of nodes whose
-// heartbeat has expired. Returns {more (1|0), nsp, user, ...}: whether records of stopped nodes
-// remain, then the users it left with no connection.
+// heartbeat has expired. Returns {more (1|0), nsp, user, username or nil, ...}: whether records of
+// stopped nodes remain, then the users it left with no connection.
 constexpr std::string_view kHeartbeat = R"lua(
+current_epoch(ARGV[6], ARGV[7])
 redis.call('SET', prefix .. ':node:' .. ARGV[2], '1', 'PX', ARGV[3])
 redis.call('SADD', nodes_key, ARGV[2])
 local result = {0}
@@ -138,9 +176,11 @@ for _, node in ipairs(redis.call('SMEMBERS', nodes_key)) do
     local fields = redis.call('HRANDFIELD', sockets_key(node), budget, 'WITHVALUES')
     for i = 1, #fields, 2 do
       local nsp, user, guide_user = string.match(fields[i + 1], '^%d+\n([^\n]*)\n([^\n]*)\n(.*)$')
-      if forget(nsp, user, guide_user, fields[i]) then
+      local last = forget(nsp, user, guide_user, fields[i], false)
+      if last then
         table.insert(result, nsp)
         table.insert(result, user)
+        table.insert(result, last[1])
       end
       redis.call('HDEL', sockets_key(node), fields[i])
     end
@@ -156,13 +196,13 @@ return result
 )lua";
 
 struct Scripts {
-  Script add, remove, record, forget, heartbeat;
+  Script add, remove, snapshot, record, forget, heartbeat;
 };
 
 const Scripts& scripts() {
   auto with_prelude = [](std::string_view body) { return Script(std::string(kPrelude) + std::string(body)); };
-  static const Scripts all{with_prelude(kAdd), with_prelude(kRemove), with_prelude(kRegister), with_prelude(kForget),
-                           with_prelude(kHeartbeat)};
+  static const Scripts all{with_prelude(kAdd),      with_prelude(kRemove), with_prelude(kSnapshot),
+                           with_prelude(kRegister), with_prelude(kForget), with_prelude(kHeartbeat)};
   return all;
 }
 
@@ -190,11 +230,16 @@ void log_unexpected(std::string_view what, const Reply& reply) {
   }
 }
 
-// {nsp, user, nsp, user, ...} from element `from` on.
-std::vector<PresenceUser> users_in(const Reply& reply, std::size_t from) {
+// {nsp, user, nsp, user, ...} from element `from` on; with `named`, {nsp, user, username or nil, ...}.
+std::vector<PresenceUser> users_in(const Reply& reply, std::size_t from, bool named = false) {
   std::vector<PresenceUser> users;
-  for (std::size_t i = from; i + 1 < reply.elements.size(); i += 2) {
-    users.push_back(PresenceUser{reply.elements[i].str, reply.elements[i + 1].str});
+  const std::size_t stride = named ? 3 : 2;
+  for (std::size_t i = from; i + stride - 1 < reply.elements.size(); i += stride) {
+    PresenceUser user{reply.elements[i].str, reply.elements[i + 1].str, std::nullopt};
+    if (named && reply.elements[i + 2].type == Reply::Type::string) {
+      user.username = reply.elements[i + 2].str;
+    }
+    users.push_back(std::move(user));
   }
   return users;
 }
@@ -248,7 +293,8 @@ struct RedisPresence::Core : std::enable_shared_from_this<Core> {
   void heartbeat(bool sweep, int round) {
     link.eval(scripts().heartbeat, {},
               {options.prefix, options.node_id, std::to_string(options.heartbeat_ttl.count()), sweep ? "1" : "0",
-               std::to_string(options.sweep_budget)},
+               std::to_string(options.sweep_budget), core::random_id(16),
+               std::to_string(options.recovery_window.count())},
               [weak = weak_from_this(), round](Reply reply) {
                 auto core = weak.lock();
                 if (!core) {
@@ -258,7 +304,7 @@ struct RedisPresence::Core : std::enable_shared_from_this<Core> {
                   log_unexpected("heartbeat", reply);
                   return;
                 }
-                auto gone = users_in(reply, 1);
+                auto gone = users_in(reply, 1, true);
                 if (!gone.empty()) {
                   spdlog::info("event=presence-sweep users={}", gone.size());
                   if (core->users_gone) {
@@ -275,6 +321,8 @@ struct RedisPresence::Core : std::enable_shared_from_this<Core> {
   RedisPresenceOptions options;
   asio::steady_timer heartbeat_timer;
   std::chrono::steady_clock::time_point sweep_after;
+  // The epoch this node's records were last all in Redis (a reconcile found or made each one).
+  std::string records_epoch;
   std::function<void(std::vector<PresenceUser>)> users_gone;
   std::function<void()> resync_needed;
 };
@@ -294,13 +342,14 @@ void RedisPresence::on_users_gone(std::function<void(std::vector<PresenceUser>)>
 
 void RedisPresence::on_resync_needed(std::function<void()> handler) { core_->resync_needed = std::move(handler); }
 
-void RedisPresence::add(const std::string& nsp, const std::string& user, const std::string& socket_id,
-                        std::size_t limit, bool evict_oldest, std::function<void(Added)> done) {
+void RedisPresence::add(const std::string& nsp, const std::string& user, const std::string& username,
+                        const std::string& socket_id, std::size_t limit, bool evict_oldest,
+                        std::function<void(Added)> done) {
   const auto& options = core_->options;
   core_->link.eval(scripts().add, {},
                    {options.prefix, nsp, user, guide_user(user), socket_id, options.node_id,
                     std::to_string(to_millis(std::chrono::system_clock::now())), std::to_string(limit),
-                    evict_oldest ? "1" : "0"},
+                    evict_oldest ? "1" : "0", username},
                    [done = std::move(done)](Reply reply) {
                      Added added;
                      if (reply.type != Reply::Type::array || reply.elements.size() != 2) {
@@ -393,18 +442,26 @@ void RedisPresence::connection_count(const std::string& nsp, std::function<void(
 void RedisPresence::reconcile(std::vector<LiveConnection> live, std::chrono::system_clock::time_point cutoff,
                               std::function<void(PresenceChanges)> done) {
   const auto& options = core_->options;
-  core_->link.command(
-      {"HGETALL", options.prefix + ":node:" + options.node_id + ":sockets"},
+  core_->link.eval(
+      scripts().snapshot, {},
+      {options.prefix, options.node_id, core::random_id(16), std::to_string(options.recovery_window.count())},
       [weak = std::weak_ptr(core_), live = std::move(live), cutoff_ms = to_millis(cutoff),
        done = std::move(done)](Reply reply) mutable {
         auto core = weak.lock();
-        if (!core || reply.type != Reply::Type::array) {
+        if (!core || reply.type != Reply::Type::array || reply.elements.empty() ||
+            reply.elements[0].type != Reply::Type::string) {
+          if (core) {
+            log_unexpected("snapshot", reply);
+          }
           done({});
           return;
         }
+        std::string epoch = reply.elements[0].str;
+        // Redis lost this node's records (it came back empty) when its epoch is not theirs.
+        const bool state_lost = !core->records_epoch.empty() && epoch != core->records_epoch;
         // What Redis files under this node: socket id -> {since, nsp, user, guide user}.
         std::map<std::string, std::vector<std::string>> recorded;
-        for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+        for (std::size_t i = 1; i + 1 < reply.elements.size(); i += 2) {
           std::vector<std::string> fields;
           std::string_view rest = reply.elements[i + 1].str;
           for (int field = 0; field < 3; ++field) {
@@ -416,21 +473,44 @@ void RedisPresence::reconcile(std::vector<LiveConnection> live, std::chrono::sys
           recorded.emplace(reply.elements[i].str, std::move(fields));
         }
 
+        struct Progress {
+          PresenceChanges changes;
+          std::size_t waiting = 0;
+          bool failed = false;
+          std::string epoch;
+          std::weak_ptr<Core> core;
+          std::function<void(PresenceChanges)> done;
+        };
+        auto progress = std::make_shared<Progress>();
+
         // Recorded first, forgotten after, so that a user with a stale record and a live one does
         // not flap (the link keeps the order).
         std::vector<std::vector<std::string>> register_chunks;
+        std::vector<std::vector<std::string>> register_sockets;  // per chunk: its socket ids
         std::set<std::string> live_ids;
+        std::size_t restored = 0;
         for (const auto& connection : live) {
           live_ids.insert(connection.socket_id);
           if (recorded.contains(connection.socket_id)) {
+            progress->changes.settled.push_back(connection.socket_id);
             continue;
           }
-          if (register_chunks.empty() || register_chunks.back().size() >= 2 + 5 * kReconcileChunk) {
+          if (register_chunks.empty() || register_sockets.back().size() >= kReconcileChunk) {
             register_chunks.push_back({core->options.prefix, core->options.node_id});
+            register_sockets.emplace_back();
           }
-          auto& args = register_chunks.back();
-          args.insert(args.end(), {connection.nsp, connection.user, guide_user(connection.user), connection.socket_id,
-                                   std::to_string(to_millis(connection.since))});
+          const bool restore = state_lost && connection.announced;
+          restored += restore ? 1 : 0;
+          register_chunks.back().insert(register_chunks.back().end(),
+                                        {connection.nsp, connection.user, guide_user(connection.user),
+                                         connection.socket_id, std::to_string(to_millis(connection.since)),
+                                         connection.username, restore ? "restore" : "new"});
+          register_sockets.back().push_back(connection.socket_id);
+        }
+        if (state_lost) {
+          spdlog::info("event=presence-state-lost epoch={} restored={} note=\"Redis came back without this node's "
+                       "records: connections whose users were announced come back silently\"",
+                       epoch, restored);
         }
         std::vector<std::vector<std::string>> forget_chunks;
         for (const auto& [socket_id, fields] : recorded) {
@@ -443,38 +523,52 @@ void RedisPresence::reconcile(std::vector<LiveConnection> live, std::chrono::sys
           forget_chunks.back().insert(forget_chunks.back().end(), {fields[1], fields[2], fields[3], socket_id});
         }
 
-        struct Progress {
-          PresenceChanges changes;
-          std::size_t waiting = 0;
-          std::function<void(PresenceChanges)> done;
-        };
-        auto progress = std::make_shared<Progress>();
         progress->waiting = register_chunks.size() + forget_chunks.size();
+        progress->epoch = std::move(epoch);
+        progress->core = weak;
         progress->done = std::move(done);
+        // Every reply comes on the home loop: no lock.
+        auto finish = [](Progress& state) {
+          if (auto owner = state.core.lock(); owner && !state.failed) {
+            owner->records_epoch = state.epoch;
+          }
+          state.done(std::move(state.changes));
+        };
         if (progress->waiting == 0) {
-          progress->done({});
+          finish(*progress);
           return;
         }
-        // Every reply comes on the home loop: no lock.
-        auto collect = [progress](std::vector<PresenceUser> PresenceChanges::*list, const char* what) {
-          return [progress, list, what](Reply answer) {
-            if (answer.type == Reply::Type::array) {
-              auto users = users_in(answer, 0);
-              auto& into = progress->changes.*list;
-              into.insert(into.end(), users.begin(), users.end());
-            } else {
-              log_unexpected(what, answer);
-            }
-            if (--progress->waiting == 0) {
-              progress->done(std::move(progress->changes));
-            }
-          };
+        auto answered = [progress, finish](Reply answer, const char* what, auto&& use) {
+          if (answer.type == Reply::Type::array) {
+            use(answer);
+          } else {
+            progress->failed = true;
+            log_unexpected(what, answer);
+          }
+          if (--progress->waiting == 0) {
+            finish(*progress);
+          }
         };
-        for (auto& args : register_chunks) {
-          core->link.eval(scripts().record, {}, std::move(args), collect(&PresenceChanges::online, "register"));
+        for (std::size_t chunk = 0; chunk < register_chunks.size(); ++chunk) {
+          core->link.eval(scripts().record, {}, std::move(register_chunks[chunk]),
+                          [progress, answered, sockets = std::move(register_sockets[chunk])](Reply answer) mutable {
+                            answered(std::move(answer), "register", [&](const Reply& users) {
+                              auto& changes = progress->changes;
+                              for (auto& user : users_in(users, 0)) {
+                                changes.online.push_back(std::move(user));
+                              }
+                              changes.settled.insert(changes.settled.end(), sockets.begin(), sockets.end());
+                            });
+                          });
         }
         for (auto& args : forget_chunks) {
-          core->link.eval(scripts().forget, {}, std::move(args), collect(&PresenceChanges::offline, "forget"));
+          core->link.eval(scripts().forget, {}, std::move(args), [progress, answered](Reply answer) {
+            answered(std::move(answer), "forget", [&](const Reply& users) {
+              for (auto& user : users_in(users, 0, true)) {
+                progress->changes.offline.push_back(std::move(user));
+              }
+            });
+          });
         }
       });
 }

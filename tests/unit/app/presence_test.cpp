@@ -13,7 +13,8 @@ using namespace std::chrono_literals;
 PresenceStore::Added add(MemoryPresence& presence, const std::string& nsp, const std::string& user,
                          const std::string& socket_id, std::size_t limit = 5, bool evict_oldest = false) {
   PresenceStore::Added added;
-  presence.add(nsp, user, socket_id, limit, evict_oldest, [&](PresenceStore::Added answer) { added = answer; });
+  presence.add(nsp, user, "name" + user, socket_id, limit, evict_oldest,
+               [&](PresenceStore::Added answer) { added = answer; });
   return added;
 }
 
@@ -80,7 +81,8 @@ TEST(MemoryPresence, ReconcileDropsOldRecordsNotLiveAndRecordsLiveOnes) {
   auto now = std::chrono::system_clock::now();
   add(presence, "/admin", "1", "gone");
   add(presence, "/admin", "2", "live");
-  std::vector<LiveConnection> live{{"/admin", "2", "live", now}, {"/admin", "3", "unrecorded", now}};
+  std::vector<LiveConnection> live{{"/admin", "2", "live", now, "name2", true},
+                                   {"/admin", "3", "unrecorded", now, "name3", false}};
 
   // Fresh records survive however they look: a connection may still be completing.
   PresenceChanges changes;
@@ -88,6 +90,7 @@ TEST(MemoryPresence, ReconcileDropsOldRecordsNotLiveAndRecordsLiveOnes) {
   EXPECT_TRUE(changes.offline.empty());
   ASSERT_EQ(changes.online.size(), 1U);
   EXPECT_EQ(changes.online[0].user, "3");
+  EXPECT_EQ(changes.settled, (std::vector<std::string>{"live", "unrecorded"}));
   EXPECT_TRUE(is_online(presence, "/admin", "1"));
 
   presence.reconcile(live, std::chrono::system_clock::now() + 1s,
@@ -105,7 +108,7 @@ TEST(MemoryPresence, ReconcileDropsOldRecordsNotLiveAndRecordsLiveOnes) {
 TEST(MemoryPresence, ReconcileDoesNotFlapAUserWithAStaleAndALiveConnection) {
   MemoryPresence presence;
   add(presence, "/admin", "1", "stale");
-  std::vector<LiveConnection> live{{"/admin", "1", "unrecorded", std::chrono::system_clock::now()}};
+  std::vector<LiveConnection> live{{"/admin", "1", "unrecorded", std::chrono::system_clock::now(), "name1", false}};
   PresenceChanges changes;
   presence.reconcile(live, std::chrono::system_clock::now() + 1s,
                      [&](PresenceChanges answer) { changes = std::move(answer); });

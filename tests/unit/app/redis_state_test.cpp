@@ -185,10 +185,13 @@ class RedisStateTest : public ::testing::Test {
     return created;
   }
 
+  // The username each test user connects with.
+  static std::string username(const std::string& user) { return "name-" + user; }
+
   PresenceStore::Added add(Node& n, const std::string& user, const std::string& sid, std::size_t limit = 0,
                            bool evict = false, const std::string& nsp = "/admin") {
     std::optional<PresenceStore::Added> added;
-    n.presence.add(nsp, user, sid, limit, evict, [&](PresenceStore::Added answer) { added = answer; });
+    n.presence.add(nsp, user, username(user), sid, limit, evict, [&](PresenceStore::Added answer) { added = answer; });
     EXPECT_TRUE(run_until(io_, [&] { return added.has_value(); })) << "add did not answer";
     return added.value_or(PresenceStore::Added{});
   }
@@ -238,6 +241,36 @@ class RedisStateTest : public ::testing::Test {
     std::sort(out.begin(), out.end());
     return out;
   }
+  PresenceChanges reconcile(Node& n, std::vector<LiveConnection> live,
+                            std::chrono::system_clock::time_point cutoff = std::chrono::system_clock::time_point::min()) {
+    std::optional<PresenceChanges> changes;
+    n.presence.reconcile(std::move(live), cutoff, [&](PresenceChanges answer) { changes = std::move(answer); });
+    EXPECT_TRUE(run_until(io_, [&] { return changes.has_value(); })) << "reconcile did not answer";
+    return changes.value_or(PresenceChanges{});
+  }
+  // A live connection as the gateway reports it; `announced`: its user was announced online.
+  static LiveConnection connection(const std::string& user, const std::string& sid, bool announced,
+                                   const std::string& nsp = "/admin") {
+    return LiveConnection{nsp, user, sid, std::chrono::system_clock::now(), username(user), announced};
+  }
+  static std::vector<std::string> users_of(const std::vector<PresenceUser>& users) {
+    std::vector<std::string> out;
+    for (const auto& user : users) out.push_back(user.user);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // Kills Redis and starts it again, empty, on the same port; waits until `nodes` are back.
+  void restart_redis(std::vector<Node*> nodes) {
+    server_->kill_now();
+    ASSERT_TRUE(run_until(io_, [&] {
+      return std::none_of(nodes.begin(), nodes.end(), [](Node* n) { return n->connected; });
+    }));
+    ASSERT_TRUE(server_->start().empty());
+    ASSERT_TRUE(run_until(io_, [&] {
+      return std::all_of(nodes.begin(), nodes.end(), [](Node* n) { return n->connected; });
+    }, 10000ms));
+  }
+
   bool allow(Node& n, const std::string& key, RateLimit rule) {
     std::optional<bool> allowed;
     n.limiter.allow(key, rule, [&](bool answer) { allowed = answer; });
@@ -315,7 +348,7 @@ TEST_F(RedisStateTest, FirstAndLastConnectionFlipOnceUnderConcurrentAddsAndRemov
         std::string sid(n == a.get() ? "a" : "b");
         sid += std::to_string(u) + "-" + std::to_string(s);
         ++expected;
-        n->presence.add("/admin", user, sid, 0, false, [&, user](PresenceStore::Added added) {
+        n->presence.add("/admin", user, username(user), sid, 0, false, [&, user](PresenceStore::Added added) {
           ++answers;
           if (added.result == AddResult::first_connection) ++firsts[user];
         });
@@ -345,7 +378,7 @@ TEST_F(RedisStateTest, FirstAndLastConnectionFlipOnceUnderConcurrentAddsAndRemov
       if (u % 2 == 1 && s == kSocketsPerNode - 1) {
         std::string user = std::to_string(u);
         ++expected;
-        b->presence.add("/admin", user, "late" + user, 0, false, [&, user](PresenceStore::Added added) {
+        b->presence.add("/admin", user, username(user), "late" + user, 0, false, [&, user](PresenceStore::Added added) {
           ++answers;
           if (added.result == AddResult::first_connection) ++late_firsts[user];
         });
@@ -385,6 +418,9 @@ TEST_F(RedisStateTest, SweepsAStoppedNodesUsersOnceWithinAHeartbeatTimeout) {
   ASSERT_EQ(reported.size(), 1U);
   EXPECT_EQ(reported[0].nsp, "/admin");
   EXPECT_EQ(reported[0].user, "1");
+  EXPECT_EQ(reported[0].username, "name-1");  // as the add stored it, for the user:offline
+  EXPECT_EQ(command(*b, {"HEXISTS", "t:presence:/admin:names", "1"}).integer, 0);
+  EXPECT_EQ(command(*b, {"HGET", "t:presence:/admin:names", "2"}).str, "name-2");
 
   EXPECT_EQ(is_online(*b, "1"), false);
   EXPECT_EQ(connection_ids(*b, "2"), std::vector<std::string>{"b1"});
@@ -399,42 +435,104 @@ TEST_F(RedisStateTest, SweepsAStoppedNodesUsersOnceWithinAHeartbeatTimeout) {
   EXPECT_EQ(std::count(nodes.begin(), nodes.end(), a_id), 0);
 }
 
+TEST_F(RedisStateTest, KeepsTheUsernameWhileTheUserHasAConnection) {
+  auto a = node();
+  auto b = node();
+  add(*a, "1", "a1");
+  std::optional<PresenceStore::Added> added;
+  b->presence.add("/admin", "1", "renamed", "b1", 0, false, [&](PresenceStore::Added answer) { added = answer; });
+  ASSERT_TRUE(run_until(io_, [&] { return added.has_value(); }));
+  EXPECT_EQ(command(*a, {"HGET", "t:presence:/admin:names", "1"}).str, "renamed");  // the latest add's
+  EXPECT_FALSE(remove(*a, "1", "a1"));
+  EXPECT_EQ(command(*a, {"HGET", "t:presence:/admin:names", "1"}).str, "renamed");
+  EXPECT_TRUE(remove(*b, "1", "b1"));
+  EXPECT_EQ(command(*a, {"EXISTS", "t:presence:/admin:names"}).integer, 0);
+
+  // A stale record that reconcile() forgets reports its user with the name.
+  add(*a, "2", "a2");
+  auto changes = reconcile(*a, {}, std::chrono::system_clock::now() + 1s);
+  ASSERT_EQ(changes.offline.size(), 1U);
+  EXPECT_EQ(changes.offline[0].user, "2");
+  EXPECT_EQ(changes.offline[0].username, "name-2");
+}
+
 TEST_F(RedisStateTest, ResyncsThisNodesConnectionsWhenRedisComesBackEmpty) {
   auto a = node();
   EXPECT_EQ(add(*a, "1", "a1").result, AddResult::first_connection);
   ASSERT_TRUE(run_until(io_, [&] { return a->resyncs == 1; }));
+  // The gateway answers each resync with a reconcile: this one finds everything recorded.
+  auto changes = reconcile(*a, {connection("1", "a1", true)});
+  EXPECT_TRUE(changes.online.empty() && changes.offline.empty());
+  EXPECT_EQ(changes.settled, std::vector<std::string>{"a1"});
 
   server_->kill_now();
   ASSERT_TRUE(run_until(io_, [&] { return !a->connected; }));
   // Away: connections are accepted unrecorded, removals are not "last".
   EXPECT_EQ(add(*a, "2", "a2").result, AddResult::unrecorded);
-  EXPECT_FALSE(remove(*a, "1", "a1"));
+  EXPECT_EQ(add(*a, "3", "a3").result, AddResult::unrecorded);
+  EXPECT_FALSE(remove(*a, "3", "a3"));
 
   ASSERT_TRUE(server_->start().empty());
   ASSERT_TRUE(run_until(io_, [&] { return a->connected && a->resyncs == 2; }, 10000ms));
-  EXPECT_EQ(is_online(*a, "2"), false);  // a fresh Redis knows nobody
+  EXPECT_EQ(is_online(*a, "1"), false);  // a fresh Redis knows nobody
 
-  // What the gateway answers the resync with: this node's live connections.
-  auto now = std::chrono::system_clock::now();
-  std::vector<LiveConnection> live{{"/admin", "1", "a1", now}, {"/admin", "2", "a2", now}};
-  std::optional<PresenceChanges> changes;
-  a->presence.reconcile(live, now - 10s, [&](PresenceChanges answer) { changes = std::move(answer); });
-  ASSERT_TRUE(run_until(io_, [&] { return changes.has_value(); }));
-  EXPECT_EQ(changes->online.size(), 2U);
-  EXPECT_TRUE(changes->offline.empty());
+  // What the gateway answers the resync with: this node's live connections. User 1 was announced
+  // online before Redis went and never offline: back silently. User 2 was never announced.
+  std::vector<LiveConnection> live{connection("1", "a1", true), connection("2", "a2", false)};
+  changes = reconcile(*a, live, std::chrono::system_clock::now() - 10s);
+  EXPECT_EQ(users_of(changes.online), std::vector<std::string>{"2"});
+  EXPECT_TRUE(changes.offline.empty());
+  std::sort(changes.settled.begin(), changes.settled.end());
+  EXPECT_EQ(changes.settled, (std::vector<std::string>{"a1", "a2"}));
   EXPECT_EQ(online_users(*a), (std::vector<std::string>{"1", "2"}));
   EXPECT_EQ(connection_count(*a), 2U);
+  EXPECT_EQ(command(*a, {"HGET", "t:presence:/admin:names", "1"}).str, "name-1");
+  EXPECT_EQ(members(*a, "socket:connections:admin:1"), std::vector<std::string>{"a1"});
 
   // a1 went away meanwhile: the next reconcile drops its old record and reports the user.
   live.erase(live.begin());
-  changes.reset();
-  a->presence.reconcile(live, std::chrono::system_clock::now() + 1s,
-                        [&](PresenceChanges answer) { changes = std::move(answer); });
-  ASSERT_TRUE(run_until(io_, [&] { return changes.has_value(); }));
-  EXPECT_TRUE(changes->online.empty());
-  ASSERT_EQ(changes->offline.size(), 1U);
-  EXPECT_EQ(changes->offline[0].user, "1");
+  changes = reconcile(*a, live, std::chrono::system_clock::now() + 1s);
+  EXPECT_TRUE(changes.online.empty());
+  ASSERT_EQ(changes.offline.size(), 1U);
+  EXPECT_EQ(changes.offline[0].user, "1");
+  EXPECT_EQ(changes.offline[0].username, "name-1");
   EXPECT_EQ(online_users(*a), std::vector<std::string>{"2"});
+}
+
+TEST_F(RedisStateTest, AfterARestartAUserAnnouncedOfflineElsewhereIsAnnouncedOnlineAgainByTheRestore) {
+  auto a = node();
+  auto b = node();
+  add(*a, "1", "a1");
+  add(*b, "1", "b1");
+  add(*a, "2", "a2");
+  reconcile(*a, {connection("1", "a1", true), connection("2", "a2", true)});
+  reconcile(*b, {connection("1", "b1", true)});
+
+  restart_redis({a.get(), b.get()});
+  // B brings its connection back first, then it closes: user 1's last one as far as Redis knows,
+  // so B announces 1 offline.
+  auto changes = reconcile(*b, {connection("1", "b1", true)});
+  EXPECT_TRUE(changes.online.empty());
+  EXPECT_TRUE(remove(*b, "1", "b1"));
+  // A's connection of 1, announced before the restart, now brings 1 back online: announced again.
+  // Its connection of 2 comes back silently.
+  changes = reconcile(*a, {connection("1", "a1", true), connection("2", "a2", true)});
+  EXPECT_EQ(users_of(changes.online), std::vector<std::string>{"1"});
+  EXPECT_EQ(online_users(*a), (std::vector<std::string>{"1", "2"}));
+}
+
+TEST_F(RedisStateTest, InTheSameEpochAMissingRecordIsNewEvenIfAnnounced) {
+  auto a = node();
+  auto b = node();
+  add(*a, "1", "a1");
+  add(*a, "2", "a2");
+  reconcile(*a, {connection("1", "a1", true), connection("2", "a2", true)});
+  // Someone removed A's record of a1, the last of user 1 (as a sweep does when it takes A for
+  // stopped), and announced 1 offline: A's reconcile announces it online again.
+  EXPECT_TRUE(remove(*b, "1", "a1"));
+  auto changes = reconcile(*a, {connection("1", "a1", true), connection("2", "a2", true)});
+  EXPECT_EQ(users_of(changes.online), std::vector<std::string>{"1"});
+  EXPECT_EQ(online_users(*a), (std::vector<std::string>{"1", "2"}));
 }
 
 TEST_F(RedisStateTest, ScriptsComeBackAfterTheScriptCacheIsFlushed) {
@@ -486,10 +584,10 @@ TEST_F(RedisStateTest, RedisAwayFailsOpenAtOnce) {
   EXPECT_FALSE(connection_count(*a).has_value());
   EXPECT_TRUE(allow(*a, "k", RateLimit{0, 60}));
   std::optional<PresenceChanges> changes;
-  a->presence.reconcile({{"/admin", "1", "a1", std::chrono::system_clock::now()}},
-                        std::chrono::system_clock::now(), [&](PresenceChanges answer) { changes = std::move(answer); });
+  a->presence.reconcile({connection("1", "a1", false)}, std::chrono::system_clock::now(),
+                        [&](PresenceChanges answer) { changes = std::move(answer); });
   ASSERT_TRUE(run_until(io_, [&] { return changes.has_value(); }));
-  EXPECT_TRUE(changes->online.empty() && changes->offline.empty());
+  EXPECT_TRUE(changes->online.empty() && changes->offline.empty() && changes->settled.empty());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);  // no command waited for a timeout
 }
 
