@@ -23,11 +23,11 @@
 
 const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
-const crypto = require("node:crypto");
 const net = require("node:net");
 const { io } = require("socket.io-client");
 const { createClient } = require("redis");
 
+const { hsToken, cleanEnv } = require("./lib/gateway");
 const { startServer } = require("./lib/server");
 const { startRedis } = require("./lib/redis");
 const { track, closeAll } = require("./lib/clients");
@@ -56,14 +56,9 @@ function log(line) {
 
 // ---------------------------------------------------------------- tokens and users
 
-const b64url = (x) => Buffer.from(x).toString("base64url");
-
 function token(user) {
   const now = Math.floor(Date.now() / 1000);
-  const h = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const p = b64url(JSON.stringify({ id: user.id, username: user.username, status: 1, iat: now, exp: now + 3600 }));
-  const sig = crypto.createHmac("sha256", SECRET).update(`${h}.${p}`).digest("base64url");
-  return `${h}.${p}.${sig}`;
+  return hsToken({ id: user.id, username: user.username, status: 1, iat: now, exp: now + 3600 }, { secret: SECRET });
 }
 
 // Fresh ids per user, so that presence and rate-limit state never leak between tests.
@@ -74,16 +69,6 @@ function newUser(name) {
 }
 
 // ---------------------------------------------------------------- servers
-
-/** This process's environment without IOGATE_* settings (the binaries' paths and test knobs stay). */
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("IOGATE_") && !k.endsWith("_SERVER") && !k.startsWith("IOGATE_TEST_")) continue;
-    env[k] = v;
-  }
-  return env;
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
