@@ -4,15 +4,10 @@
 // forever. A missing redis-server fails the tests: CI has it.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -26,8 +21,7 @@
 #include "app/presence/redis_presence.h"
 #include "app/ratelimit/redis_rate_limiter.h"
 #include "app/redis/redis_link.h"
-
-extern char** environ;
+#include "redis_server.h"
 
 namespace iogate::app {
 namespace {
@@ -36,95 +30,13 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using AddResult = PresenceStore::AddResult;
 
-constexpr const char* kRedisServer = "/usr/bin/redis-server";
-
-template <class Pred>
-bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    io.restart();
-    io.run_for(5ms);
-  }
-  return true;
-}
+using test_support::free_tcp_port;
+using test_support::RedisServer;
+using test_support::run_until;
 
 void run_for(asio::io_context& io, std::chrono::milliseconds duration) {
   run_until(io, [] { return false; }, duration);
 }
-
-std::uint16_t free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
-bool accepts(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// One redis-server child process on a fixed port; restartable (it comes back empty).
-class RedisServer {
- public:
-  RedisServer(std::string dir, std::uint16_t port) : dir_(std::move(dir)), port_(port) {}
-  ~RedisServer() { kill_now(); }
-
-  // Empty on success, else why it failed.
-  std::string start() {
-    if (::access(kRedisServer, X_OK) != 0) return std::string(kRedisServer) + " not found: install redis-server";
-    std::vector<std::string> args = {kRedisServer, "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
-                                     "--logfile", dir_ + "/redis.log"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, kRedisServer, nullptr, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-      return "posix_spawn failed";
-    }
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return "redis-server exited at start; see " + dir_ + "/redis.log";
-      }
-      if (accepts(port_)) return {};
-      std::this_thread::sleep_for(10ms);
-    }
-    return "redis-server did not accept connections within 5 s";
-  }
-
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGCONT);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  void pause() { ::kill(pid_, SIGSTOP); }
-  void resume() { ::kill(pid_, SIGCONT); }
-
- private:
-  std::string dir_;
-  std::uint16_t port_;
-  pid_t pid_ = -1;
-};
 
 // One iogate node's Redis state: its link, presence and rate limiter.
 struct Node {

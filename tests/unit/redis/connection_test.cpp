@@ -1,15 +1,7 @@
 // redis::Connection against a real redis-server that each test starts on its own unix socket (one
-// test also on TCP) and kills at the end. The test thread runs the io_context in short slices
-// with a deadline, so nothing waits forever. A missing redis-server fails the tests: CI has it.
+// test also on TCP) and kills at the end (tests/support/redis_server.h).
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -24,8 +16,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "redis/connection.h"
-
-extern char** environ;
+#include "redis_server.h"
 
 namespace iogate::redis {
 namespace {
@@ -33,19 +24,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-constexpr const char* kRedisServer = "/usr/bin/redis-server";
-
-// Runs the loop in slices until `done()` or the deadline; true if done.
-template <class Pred>
-bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    io.restart();
-    io.run_for(5ms);
-  }
-  return true;
-}
+using test_support::free_tcp_port;
+using test_support::RedisServer;
+using test_support::run_until;
 
 std::optional<Reply> call(asio::io_context& io, Connection& c, std::vector<std::string> args) {
   std::optional<Reply> out;
@@ -59,83 +40,6 @@ std::string all_bytes() {
   for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
   return s;
 }
-
-std::uint16_t free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
-// One redis-server child process; restartable with the same arguments (same socket and port).
-class RedisServer {
- public:
-  RedisServer(std::string dir, std::vector<std::string> extra, std::uint16_t port = 0)
-      : dir_(std::move(dir)), socket_(dir_ + "/r.sock"), port_(port), extra_(std::move(extra)) {}
-  ~RedisServer() { kill_now(); }
-
-  const std::string& socket_path() const { return socket_; }
-  std::uint16_t port() const { return port_; }
-
-  // Empty on success, else why it failed.
-  std::string start() {
-    if (::access(kRedisServer, X_OK) != 0) return std::string(kRedisServer) + " not found: install redis-server";
-    std::vector<std::string> args = {kRedisServer, "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--unixsocket", socket_, "--unixsocketperm", "700", "--save", "",
-                                     "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
-                                     "--logfile", dir_ + "/redis.log"};
-    args.insert(args.end(), extra_.begin(), extra_.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, kRedisServer, nullptr, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-      return "posix_spawn failed";
-    }
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return "redis-server exited at start; see " + dir_ + "/redis.log";
-      }
-      if (accepts()) return {};
-      std::this_thread::sleep_for(10ms);
-    }
-    return "redis-server did not accept connections within 5 s";
-  }
-
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  bool accepts() const {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, socket_.c_str(), sizeof(addr.sun_path) - 1);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(fd);
-    return ok;
-  }
-
-  std::string dir_;
-  std::string socket_;
-  std::uint16_t port_;
-  std::vector<std::string> extra_;
-  pid_t pid_ = -1;
-};
 
 class RedisTest : public ::testing::Test {
  protected:
@@ -152,7 +56,7 @@ class RedisTest : public ::testing::Test {
 
   // Starts the fixture's server; fails the test (not skips) when redis-server is missing.
   void start_server(std::vector<std::string> extra = {}, std::uint16_t port = 0) {
-    server_.emplace(dir_, std::move(extra), port);
+    server_.emplace(dir_, port, std::move(extra));
     std::string error = server_->start();
     ASSERT_TRUE(error.empty()) << error;
   }
