@@ -586,12 +586,15 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
     });
   }
 
-  void count_in(bool ok) {
+  // Once per message from Redis; readable is false when it could not be decoded at all.
+  void count_received(bool readable) {
     cluster_.stats_.received.fetch_add(1, std::memory_order_relaxed);
-    if (!ok) {
-      cluster_.stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+    if (!readable) {
+      count_malformed();
     }
   }
+  // A decoded message whose fields are not what the protocol says (already counted as received).
+  void count_malformed() { cluster_.stats_.malformed.fetch_add(1, std::memory_order_relaxed); }
 
   // ---- classic: incoming ----
 
@@ -600,7 +603,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
       return;  // another namespace whose name starts like ours
     }
     auto message = decode_broadcast(payload);
-    count_in(message.has_value());
+    count_received(message.has_value());
     if (!message || message->uid == uid_) {
       return;
     }
@@ -627,7 +630,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
   void on_request(std::string_view payload) {
     auto document = decode_message(payload);
     const auto type = document ? int_member(document->value, "type") : std::nullopt;
-    count_in(type.has_value());
+    count_received(type.has_value());
     if (!type) {
       return;
     }
@@ -681,7 +684,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
         const auto* opts = member(request, "opts");
         auto options = opts ? options_from_json(*opts) : std::optional<sio::BroadcastOptions>(sio::BroadcastOptions{});
         if (!options) {
-          count_in(false);
+          count_malformed();
           return;
         }
         local_.fetch_sockets(*options, [respond, request_id](std::vector<sio::SocketInfo> sockets) {
@@ -722,7 +725,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
         auto options = opts ? options_from_json(*opts) : std::nullopt;
         auto packet = packet_from(member(request, "packet"), nsp_, std::move(document->attachments));
         if (!options || !packet) {
-          count_in(false);
+          count_malformed();
           return;
         }
         options->flags.local = false;
@@ -774,7 +777,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
     if (const auto* opts = member(request, "opts")) {
       auto options = options_from_json(*opts);
       if (!options) {
-        count_in(false);
+        count_malformed();
         return;
       }
       options->flags.local = false;
@@ -817,7 +820,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
 
   void on_response(std::string_view payload) {
     auto document = decode_message(payload);
-    count_in(document.has_value());
+    count_received(document.has_value());
     if (!document) {
       return;
     }
@@ -881,7 +884,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
   void on_sharded(std::string_view, std::string_view payload) {
     auto document = decode_message(payload);
     const auto type = document ? int_member(document->value, "type") : std::nullopt;
-    count_in(type.has_value());
+    count_received(type.has_value());
     if (!type) {
       return;
     }
@@ -902,7 +905,7 @@ class Cluster::NamespaceLink : public std::enable_shared_from_this<Cluster::Name
       if (options) {
         options->flags.local = false;
       } else {
-        count_in(false);
+        count_malformed();
       }
       return options;
     };
