@@ -849,11 +849,14 @@ std::string specific_response_channel(std::string_view key, std::string_view nsp
 
 std::optional<std::string> room_of_channel(std::string_view key, std::string_view nsp,
                                            std::string_view channel) {
-  const std::string prefix = broadcast_channel(key, nsp);
-  if (!channel.starts_with(prefix)) {
-    return std::nullopt;
+  // Matched part by part: this runs for every broadcast a node receives, so no prefix is built.
+  std::string_view rest = channel;
+  for (const std::string_view part : {key, std::string_view("#"), nsp, std::string_view("#")}) {
+    if (!rest.starts_with(part)) {
+      return std::nullopt;
+    }
+    rest.remove_prefix(part.size());
   }
-  std::string_view rest = channel.substr(prefix.size());
   if (rest.empty()) {
     return std::string();
   }
