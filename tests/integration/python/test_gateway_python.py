@@ -21,10 +21,10 @@ import warnings
 
 import socketio
 
+from recorder import QUIET_S, WAIT_S
+from recorder import Recorder as SharedRecorder
 from server_process import ServerProcess
 
-WAIT_S = float(os.environ.get("IOGATE_TEST_WAIT_MS", "5000")) / 1000.0
-QUIET_S = float(os.environ.get("IOGATE_TEST_QUIET_MS", "300")) / 1000.0
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SECRET = "python-gateway-secret-0123456789"
 RATE_LIMIT = 5
@@ -110,33 +110,11 @@ def tearDownModule():
         SERVER.stop()
 
 
-class Recorder:
-    """Records events of one namespace into per-event queues (handlers set before connecting)."""
+class Recorder(SharedRecorder):
+    """A Recorder of the gateway's events unless told otherwise."""
 
     def __init__(self, client, namespace, events=EVENTS):
-        self.queues = {}
-        for event in events:
-            q = queue.Queue()
-            self.queues[event] = q
-            client.on(event, self._make_handler(q), namespace=namespace)
-
-    @staticmethod
-    def _make_handler(q):
-        def handler(*args):
-            q.put(args)
-
-        return handler
-
-    def next(self, event, timeout=WAIT_S):
-        try:
-            return self.queues[event].get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError('no "%s" within %.1f s' % (event, timeout)) from None
-
-    def none(self, event, wait=QUIET_S):
-        time.sleep(wait)  # bounded: proves that nothing arrives meanwhile
-        if not self.queues[event].empty():
-            raise AssertionError('"%s" must not be received, got %r' % (event, self.queues[event].get_nowait()))
+        super().__init__(client, namespace, events)
 
 
 class GatewayTestsMixin:

@@ -9,16 +9,14 @@ bounded (threading.Event / queue timeouts).
 import os
 import queue
 import threading
-import time
 import unittest
 import warnings
 
 import socketio
 
+from recorder import WAIT_S, Recorder
 from server_process import ServerProcess
 
-WAIT_S = float(os.environ.get("IOGATE_TEST_WAIT_MS", "5000")) / 1000.0
-QUIET_S = float(os.environ.get("IOGATE_TEST_QUIET_MS", "300")) / 1000.0
 
 
 SERVER = None
@@ -41,40 +39,6 @@ def setUpModule():
 def tearDownModule():
     if SERVER is not None:
         SERVER.stop()
-
-
-class Recorder:
-    """Records events of one namespace into per-event queues."""
-
-    def __init__(self, client, namespace, events):
-        self.queues = {}
-        for event in events:
-            q = queue.Queue()
-            self.queues[event] = q
-            client.on(event, self._make_handler(q), namespace=namespace)
-
-    @staticmethod
-    def _make_handler(q):
-        def handler(*args):
-            q.put(args)
-
-        return handler
-
-    def next(self, event, timeout=WAIT_S):
-        try:
-            return self.queues[event].get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(
-                'no "%s" within %.1f s' % (event, timeout)
-            ) from None
-
-    def none(self, event, wait=QUIET_S):
-        time.sleep(wait)  # bounded: proves that nothing arrives meanwhile
-        if not self.queues[event].empty():
-            raise AssertionError(
-                '"%s" must not be received, got %r'
-                % (event, self.queues[event].get_nowait())
-            )
 
 
 class ClientTestsMixin:
