@@ -9,7 +9,7 @@ const { io, Manager } = require("socket.io-client");
 
 const { startServer } = require("./lib/server");
 const { track, closeAll } = require("./lib/clients");
-const { WAIT_MS, QUIET_MS, sleep, withTimeout, onceEvent, Recorder, assertBytes, uniq } = require("./lib/util");
+const { WAIT_MS, QUIET_MS, sleep, withTimeout, onceEvent, Recorder, assertBytes, uniq, connectRefused } = require("./lib/util");
 
 const T = { timeout: 30_000 };
 
@@ -79,14 +79,7 @@ async function connectError(mode, nsp, opts = {}) {
   const socket = track(
     io(url + nsp, { forceNew: true, reconnection: false, autoConnect: false, timeout: WAIT_MS, ...mode.opts, ...opts }),
   );
-  const result = new Promise((resolve, reject) => {
-    socket.once("connect", () => reject(new Error(`${nsp} must be refused, but the socket connected`)));
-    socket.once("connect_error", resolve);
-  });
-  socket.connect();
-  const err = await withTimeout(result, WAIT_MS, `connect_error on ${nsp}`);
-  assert.equal(socket.connected, false);
-  return err;
+  return connectRefused(socket, nsp);
 }
 
 /** Emits with an ack callback; resolves with the ack's arguments. */

@@ -20,7 +20,7 @@ const { hsToken: signHs, cleanEnv } = require("./lib/gateway");
 const { startServer, killOnExit } = require("./lib/server");
 const { startRedis } = require("./lib/redis");
 const { track, closeAll } = require("./lib/clients");
-const { WAIT_MS, QUIET_MS, sleep, withTimeout, Recorder } = require("./lib/util");
+const { WAIT_MS, QUIET_MS, sleep, withTimeout, Recorder, connectRefused } = require("./lib/util");
 
 const T = { timeout: 60_000 };
 const SECRET = "cluster-gateway-secret-0123456789";
@@ -177,12 +177,7 @@ async function refused(server, nsp, auth) {
   const socket = track(
     io(server.url + nsp, { forceNew: true, reconnection: false, autoConnect: false, timeout: WAIT_MS, transports: ["websocket"], auth }),
   );
-  const result = new Promise((resolve, reject) => {
-    socket.once("connect", () => reject(new Error(`${nsp} must be refused`)));
-    socket.once("connect_error", resolve);
-  });
-  socket.connect();
-  return withTimeout(result, WAIT_MS, `connect_error on ${nsp}`);
+  return connectRefused(socket, nsp);
 }
 
 async function next(client, event) {

@@ -31,7 +31,7 @@ const { hsToken, cleanEnv } = require("./lib/gateway");
 const { startServer } = require("./lib/server");
 const { startRedis } = require("./lib/redis");
 const { track, closeAll } = require("./lib/clients");
-const { QUIET_MS, sleep, withTimeout } = require("./lib/util");
+const { QUIET_MS, sleep, withTimeout, connectRefused } = require("./lib/util");
 
 const T = { timeout: 60_000 };
 // The deadline for anything that should happen soon (IOGATE_TEST_WAIT_MS overrides it).
@@ -304,13 +304,7 @@ async function connectAs(node, user, label, nsp = "/admin") {
 
 /** Connects expecting a refusal; resolves with the connect_error. */
 async function refusedAs(node, user, nsp = "/admin") {
-  const socket = socketFor(node, nsp, user);
-  const result = new Promise((resolve, reject) => {
-    socket.once("connect", () => reject(new Error(`${user.username}@${node.name}${nsp} must be refused, but connected`)));
-    socket.once("connect_error", resolve);
-  });
-  socket.connect();
-  return withTimeout(result, WAIT_MS, `connect_error for ${user.username}@${node.name}${nsp}`);
+  return connectRefused(socketFor(node, nsp, user), `${user.username}@${node.name}${nsp}`, WAIT_MS);
 }
 
 /** A fresh observer user on `node`; waits until its own user:online came and a quiet spell. */

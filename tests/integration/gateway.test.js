@@ -22,7 +22,7 @@ const { io } = require("socket.io-client");
 const { b64url, hsToken: signHs, cleanEnv } = require("./lib/gateway");
 const { startServer } = require("./lib/server");
 const { track, closeAll } = require("./lib/clients");
-const { WAIT_MS, QUIET_MS, sleep, withTimeout, Recorder } = require("./lib/util");
+const { WAIT_MS, QUIET_MS, sleep, withTimeout, Recorder, connectRefused } = require("./lib/util");
 
 const T = { timeout: 30_000 };
 const SECRET = "gateway-test-secret-0123456789";
@@ -170,13 +170,7 @@ async function observer(url, nsp = "/admin") {
 async function refused(url, nsp, options = {}) {
   const socket = track(io(url + nsp, socketOptions(options)));
   const rec = new Recorder(socket, ["connected"]);
-  const result = new Promise((resolve, reject) => {
-    socket.once("connect", () => reject(new Error(`${nsp} must be refused, but the socket connected`)));
-    socket.once("connect_error", resolve);
-  });
-  socket.connect();
-  const err = await withTimeout(result, WAIT_MS, `connect_error on ${nsp}`);
-  assert.equal(socket.connected, false);
+  const err = await connectRefused(socket, nsp);
   assert.equal(rec.count("connected"), 0, "no connected event on a refused connection");
   return err;
 }

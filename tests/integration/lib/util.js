@@ -26,6 +26,21 @@ function withTimeout(promise, ms, label) {
 }
 
 /**
+ * Connects a socket.io-client 4 socket (created with autoConnect: false) that the server must
+ * refuse; resolves with its connect_error within `ms`. `label` names it in failures.
+ */
+async function connectRefused(socket, label, ms = WAIT_MS) {
+  const result = new Promise((resolve, reject) => {
+    socket.once("connect", () => reject(new Error(`${label} must be refused, but the socket connected`)));
+    socket.once("connect_error", resolve);
+  });
+  socket.connect();
+  const err = await withTimeout(result, ms, `connect_error on ${label}`);
+  assert.equal(socket.connected, false);
+  return err;
+}
+
+/**
  * Waits for one `event` on an emitter (Node EventEmitter, component-emitter
  * of socket.io-client 2/4, or a ws WebSocket) and resolves with its
  * arguments array.
@@ -165,6 +180,7 @@ function uniq(prefix = "r") {
 }
 
 module.exports = {
+  connectRefused,
   WAIT_MS,
   QUIET_MS,
   sleep,
