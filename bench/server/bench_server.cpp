@@ -10,13 +10,11 @@
 // In memory by default; with --redis-url it joins a classic Redis cluster (the wire of
 // @socket.io/redis-adapter's createAdapter, channel prefix --redis-key), as bench/ref's servers
 // do with the same flags: the cluster scenario of bench/run.sh.
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
 #include "adapter/memory/memory_adapter.h"
@@ -144,11 +142,6 @@ int main(int argc, char** argv) {
   std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
 
-  boost::asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) {
-    listener.close();
-    io.close([&pool] { pool.stop_after(std::chrono::milliseconds(200)); });
-  });
-  pool.run();
+  io.run_until_signal(listener);
   return 0;
 }

@@ -1,10 +1,8 @@
 // A chat server with rooms, and the page that uses it (public/index.html, socket.io-client).
 // Run it, open http://localhost:3000/ in two tabs, pick a name and a room, and talk.
-#include <csignal>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
 #include "adapter/memory/memory_adapter.h"
@@ -111,10 +109,5 @@ int main(int argc, char** argv) {
   std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
 
-  boost::asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) {
-    listener.close();
-    io.close([&pool] { pool.stop_after(std::chrono::milliseconds(200)); });
-  });
-  pool.run();
+  io.run_until_signal(listener);
 }

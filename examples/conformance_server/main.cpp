@@ -1,11 +1,9 @@
 // The server the official Engine.IO and Socket.IO protocol test suites are written against:
 // a bare Engine.IO echo at /engine.io/ and Socket.IO at /socket.io/, with the suites' settings.
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include "adapter/memory/memory_adapter.h"
 #include "eio/server.h"
@@ -93,12 +91,6 @@ int main(int argc, char** argv) {
   std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
 
-  boost::asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) {
-    listener.close();
-    engine.close_all();
-    io.close([&pool] { pool.stop_after(std::chrono::milliseconds(200)); });
-  });
-  pool.run();
+  io.run_until_signal(listener, [&engine] { engine.close_all(); });
   return 0;
 }

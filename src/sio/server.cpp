@@ -1,7 +1,11 @@
 #include "sio/server.h"
 
+#include <csignal>
 #include <mutex>
 
+#include <boost/asio/signal_set.hpp>
+
+#include "net/listener.h"
 #include "net/shard_pool.h"
 #include "sio/client.h"
 
@@ -110,5 +114,17 @@ Namespace* Server::find_or_create(const std::string& name, const boost::json::va
 }
 
 void Server::close(std::function<void()> done) { engine_->close_all(std::move(done)); }
+
+void Server::run_until_signal(net::Listener& listener, std::function<void()> on_signal) {
+  boost::asio::signal_set signals(pool_.context(0), SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) {
+    listener.close();
+    if (on_signal) {
+      on_signal();
+    }
+    close([this] { pool_.stop_after(std::chrono::milliseconds(200)); });
+  });
+  pool_.run();
+}
 
 }  // namespace iogate::sio

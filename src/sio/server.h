@@ -28,6 +28,7 @@
 #include "sio/namespace.h"
 
 namespace iogate::net {
+class Listener;
 class ShardPool;
 }
 
@@ -69,6 +70,11 @@ class Server {
   // closed (WebSocket close frame, "1" to a pending poll). From any thread; `done` runs once all
   // shards are through.
   void close(std::function<void()> done = {});
+
+  // For a server's main: runs the pool on this thread until SIGINT or SIGTERM, then stops
+  // accepting on `listener`, calls `on_signal` (other closes), closes this server gracefully
+  // and returns once the loops are stopped, 200 ms later.
+  void run_until_signal(net::Listener& listener, std::function<void()> on_signal = {});
 
   // The namespace a CONNECT names, creating a dynamic one if a parent accepts it.
   Namespace* find_or_create(const std::string& name, const boost::json::value& auth);

@@ -3,12 +3,10 @@
 // middleware refusals, server-side disconnects), and with --redis-url a cluster node whose
 // events match tests/integration/cluster/node_server.js, its Node twin.
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <regex>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
 #include "adapter/memory/memory_adapter.h"
@@ -402,11 +400,6 @@ int main(int argc, char** argv) {
   std::printf("iogate listening on port %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
 
-  boost::asio::signal_set signals(pool.context(0), SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) {
-    listener.close();
-    io.close([&pool] { pool.stop_after(std::chrono::milliseconds(200)); });
-  });
-  pool.run();
+  io.run_until_signal(listener);
   return 0;
 }
