@@ -34,10 +34,8 @@ const crypto = require("node:crypto");
 const http = require("node:http");
 const { parseArgs } = require("node:util");
 const { Server } = require("socket.io");
-const { createClient } = require("redis");
-const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { redisAdapter, serve } = require("./node_common");
 
-const CLOSE_GRACE_MS = 1500;
 const LEEWAY_S = 5;
 const MAX_MESSAGE_LENGTH = 10_000; // UTF-16 units, as iogate counts them
 const MAX_ROOM_NAME_LENGTH = 128;
@@ -300,23 +298,14 @@ function handle(socket, user, event, data, ack) {
 
 // ---------------------------------------------------------------- server
 
-function redisClient(url, role) {
-  const client = createClient({ url });
-  // Without a listener node-redis' "error" events would end the process when Redis goes away.
-  client.on("error", (error) => process.stderr.write(`node_gateway: redis ${role}: ${error.message}\n`));
-  return client;
-}
-
 async function main() {
-  const pub = redisClient(flags["redis-url"], "pub");
-  const sub = redisClient(flags["redis-url"], "sub");
-  await Promise.all([pub.connect(), sub.connect()]);
-
-  const key = flags["redis-key"];
-  const adapter =
-    flags["redis-mode"] === "sharded"
-      ? createShardedAdapter(pub, sub, { channelPrefix: key })
-      : createAdapter(pub, sub, { key, requestsTimeout: Number(flags["redis-requests-timeout"]) });
+  const { adapter, clients } = await redisAdapter({
+    url: flags["redis-url"],
+    key: flags["redis-key"],
+    mode: flags["redis-mode"],
+    requestsTimeout: Number(flags["redis-requests-timeout"]),
+    name: "node_gateway",
+  });
 
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter, cors: { origin: true, credentials: true } });
@@ -329,21 +318,7 @@ async function main() {
     nsp.on("connection", onConnection);
   }
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    // io.close() can wait on Redis forever when Redis is gone: give up on it after a while.
-    await Promise.race([io.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS))]);
-    await Promise.allSettled([pub.disconnect(), sub.disconnect()]);
-    process.exit(0);
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-
-  httpServer.listen(Number(flags.port), "127.0.0.1", () => {
-    console.log(`iogate listening on port ${httpServer.address().port}`);
-  });
+  serve(io, httpServer, Number(flags.port), clients);
 }
 
 main().catch((error) => fail(error.stack || error.message));

@@ -13,12 +13,10 @@
 const http = require("node:http");
 const { parseArgs } = require("node:util");
 const { Server } = require("socket.io");
-const { createClient } = require("redis");
-const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { redisAdapter, serve } = require("./node_common");
 
 // io.close() can wait on Redis forever when Redis is gone (node-redis queues commands while it
 // reconnects), so a stop gives up on it after this long.
-const CLOSE_GRACE_MS = 1500;
 
 const { values: flags } = parseArgs({
   options: {
@@ -149,23 +147,14 @@ function registerCustomHandlers(io, socket) {
   handle(socket, "broadcast", onBroadcast(io.of("/custom")));
 }
 
-function redisClient(url, role) {
-  const client = createClient({ url });
-  // Without a listener node-redis' "error" events would end the process when Redis goes away;
-  // the client reconnects by itself.
-  client.on("error", (error) => process.stderr.write(`${NAME}: redis ${role}: ${error.message}\n`));
-  return client;
-}
-
 async function main() {
-  const pub = redisClient(flags["redis-url"], "pub");
-  const sub = redisClient(flags["redis-url"], "sub");
-  await Promise.all([pub.connect(), sub.connect()]);
-
-  const key = flags["redis-key"];
-  const adapter = SHARDED
-    ? createShardedAdapter(pub, sub, { channelPrefix: key })
-    : createAdapter(pub, sub, { key, requestsTimeout: Number(flags["requests-timeout"]) });
+  const { adapter, clients } = await redisAdapter({
+    url: flags["redis-url"],
+    key: flags["redis-key"],
+    mode: flags["redis-mode"],
+    requestsTimeout: Number(flags["requests-timeout"]),
+    name: NAME,
+  });
 
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
@@ -181,20 +170,7 @@ async function main() {
   io.on("note", (...args) => io.local.emit("server-note", { server: NAME, args }));
   io.on("ask", (arg, cb) => cb(`${NAME} answers ${arg}`));
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await Promise.race([io.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS))]);
-    await Promise.allSettled([pub.disconnect(), sub.disconnect()]);
-    process.exit(0);
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-
-  httpServer.listen(Number(flags.port), "127.0.0.1", () => {
-    console.log(`iogate listening on port ${httpServer.address().port}`);
-  });
+  serve(io, httpServer, Number(flags.port), clients);
 }
 
 main().catch((error) => fail(error.stack || error.message));
